@@ -1,0 +1,32 @@
+# Two commands set everything up from nothing:
+#   make demo   the instructor pipeline on sample submissions
+#   make test   the project's tests
+# Both create the virtual environment .venv first (once; again when the
+# requirements change).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: test test-fast demo release bench clean
+
+$(INSTALLED): requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $(INSTALLED)
+
+# Every test, the slow ones included (CI runs this).
+test: $(INSTALLED)
+	$(PY) -m pytest -m "slow or not slow"
+
+# The fast subset, for the edit-test loop.
+test-fast: $(INSTALLED)
+	$(PY) -m pytest
+
+bench: $(INSTALLED)
+	$(PY) benchmarks/bench_layers.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Course tooling: the release of the assignment and the instructor pipeline."""
