@@ -9,9 +9,6 @@ import math
 import torch
 
 from . import _checks
-from .dropout import Dropout
-from .init import kaiming_normal, xavier_normal
-from .normalization import BatchNorm, LayerNorm
 
 
 class Linear:
@@ -189,6 +186,9 @@ class FullyConnectedNet:
         self.dtype = dtype
         self.device = torch.device(device)
         self.params = {}
+        # Imported here, not at the top, so that a broken init.py, dropout.py
+        # or normalization.py costs only the net, never Linear or ReLU.
+        from .init import kaiming_normal, xavier_normal
         if seed is not None:
             torch.manual_seed(seed)
         ### BEGIN SOLUTION
@@ -229,6 +229,8 @@ class FullyConnectedNet:
         - when y is None (test mode): scores (N, C)
         - else (train mode): (loss, grads), grads[k] the gradient of params[k]
         """
+        from .dropout import Dropout
+        from .normalization import BatchNorm, LayerNorm
         X = X.to(dtype=self.dtype)
         mode = 'test' if y is None else 'train'
         self.dropout_param['mode'] = mode

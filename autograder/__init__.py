@@ -1,0 +1,1 @@
+"""The autograder: hidden suites and the harness that runs them on submissions."""

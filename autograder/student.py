@@ -1,0 +1,221 @@
+"""How hidden tests reach a student's code: the Student interface.
+
+Hidden tests never import student code. They ask a Student to run a
+function of the student's scratchnn package and get back copies of the
+results (see protocol.py): whatever the student's code does to torch, to
+numpy or to its own process cannot touch the tests' own tensors or their
+verdicts.
+
+    res = student.call('layers.Linear.forward', x, w, b)
+    out, cache_ref = res.value             # tensors arrive as copies; a cache
+                                           # that is not plain stays remote
+    dx, dw, db = student.call('layers.Linear.backward', dout, res.ref[1]).value
+    res.args                               # the arguments after the call (to
+                                           # see dicts the function updated)
+    net = student.call('layers.FullyConnectedNet', [10], input_dim=5).ref
+    params = student.getattr(net, 'params')
+    student.setattr(net, 'params', params)
+    scores = student.call_method(net, 'loss', X).value
+    student.job('train_fc_net', spec)      # a trusted job run in the child
+
+A target names a student function as 'module.QualName' inside scratchnn.
+Failures of student code raise StudentError with a student-facing message.
+
+LocalStudent runs everything in this process: for developing suites only,
+never for a real grade (sandbox.SandboxedStudent is the real one).
+"""
+import importlib
+import importlib.util
+import itertools
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import protocol
+
+
+class StudentError(Exception):
+    """Student code raised, crashed, hung, ran out of memory or returned
+    something unusable. str(e) is safe to show the student.
+
+    kind: 'exception', 'not_implemented', 'timeout', 'crash', 'memory',
+    'bad_output' or 'import'.
+    """
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value that stays in the student's process; index it to name a part."""
+    id: int
+    path: tuple = field(default=())
+
+    def __getitem__(self, key):
+        return Ref(self.id, self.path + (key,))
+
+    def encode(self):
+        return {'__ref__': self.id, '__path__': list(self.path)}
+
+
+def to_wire(obj):
+    """Grader-side values with Refs turned into protocol references."""
+    if isinstance(obj, Ref):
+        return obj.encode()
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_wire(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: to_wire(v) for k, v in obj.items()}
+    return obj
+
+
+def from_wire(obj):
+    """Protocol references turned into Refs."""
+    if isinstance(obj, dict):
+        if '__ref__' in obj:
+            return Ref(obj['__ref__'], tuple(obj['__path__']))
+        return {k: from_wire(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(from_wire(v) for v in obj)
+    return obj
+
+
+@dataclass
+class Result:
+    value: object       # the return value; non-plain parts are Refs
+    args: tuple         # the positional arguments after the call
+    kwargs: dict        # the keyword arguments after the call
+    ref: Ref            # the whole return value, kept in the student's process
+
+
+class Student:
+    """Interface; see the module docstring."""
+
+    def request(self, message):
+        """Send one request dict, return the reply dict (raises StudentError)."""
+        raise NotImplementedError
+
+    def call(self, target, *args, **kwargs):
+        reply = self.request({'op': 'call', 'target': target,
+                              'args': to_wire(args), 'kwargs': to_wire(kwargs)})
+        return Result(from_wire(reply['value']), tuple(from_wire(reply['args'])),
+                      from_wire(reply['kwargs']), Ref(reply['ref']))
+
+    def call_method(self, obj, name, *args, **kwargs):
+        reply = self.request({'op': 'call_method', 'obj': to_wire(obj), 'name': name,
+                              'args': to_wire(args), 'kwargs': to_wire(kwargs)})
+        return Result(from_wire(reply['value']), tuple(from_wire(reply['args'])),
+                      from_wire(reply['kwargs']), Ref(reply['ref']))
+
+    def getattr(self, obj, name):
+        return from_wire(self.request({'op': 'getattr', 'obj': to_wire(obj), 'name': name})['value'])
+
+    def setattr(self, obj, name, value):
+        self.request({'op': 'setattr', 'obj': to_wire(obj), 'name': name, 'value': to_wire(value)})
+
+    def job(self, name, spec):
+        """Run a trusted job (see jobs.py) inside the student's process."""
+        return from_wire(self.request({'op': 'job', 'name': name, 'spec': to_wire(spec)})['value'])
+
+    def close(self):
+        pass
+
+
+class Executor:
+    """Serves requests against an imported scratchnn package. Runs inside the
+    student's process (the sandbox child), or in-process for LocalStudent."""
+
+    def __init__(self, package_name):
+        self.package_name = package_name
+        self.store = {}
+        self._ids = itertools.count(1)
+
+    def _lookup(self, target):
+        module_name, _, qualname = target.partition('.')
+        try:
+            obj = importlib.import_module(f'{self.package_name}.{module_name}')
+        except Exception as e:  # the student's module does not import
+            raise StudentError('import', f"scratchnn/{module_name}.py failed to import: "
+                               f"{type(e).__name__}: {e}") from None
+        for part in qualname.split('.'):
+            if not hasattr(obj, part):
+                raise StudentError('exception', f"scratchnn/{module_name}.py has no {qualname}")
+            obj = getattr(obj, part)
+        return obj
+
+    def _reply(self, value, args, kwargs):
+        ref_id = next(self._ids)
+        self.store[ref_id] = value
+        enc = lambda v: protocol.encode(v, self.store, self._ids.__next__)  # noqa: E731
+        return {'value': enc(value), 'args': enc(list(args)), 'kwargs': enc(kwargs), 'ref': ref_id}
+
+    def handle(self, message):
+        """The reply to one request; raises StudentError for student failures."""
+        op = message['op']
+        resolve = lambda v: protocol.resolve(v, self.store)  # noqa: E731
+        if op in ('call', 'call_method'):
+            if op == 'call':
+                fn = self._lookup(message['target'])
+                where = message['target']
+            else:
+                fn = getattr(resolve(message['obj']), message['name'])
+                where = message['name']
+            args, kwargs = resolve(message['args']), resolve(message['kwargs'])
+            value = run_student(fn, where, *args, **kwargs)
+            return self._reply(value, args, kwargs)
+        if op == 'getattr':
+            value = getattr(resolve(message['obj']), message['name'])
+            return {'value': protocol.encode(value, self.store, self._ids.__next__)}
+        if op == 'setattr':
+            setattr(resolve(message['obj']), message['name'], resolve(message['value']))
+            return {}
+        if op == 'job':
+            from . import jobs
+            value = run_student(getattr(jobs, message['name']), message['name'],
+                                self, resolve(message['spec']))
+            return {'value': protocol.encode(value, self.store, self._ids.__next__)}
+        raise ValueError(f"unknown op {op!r}")
+
+
+def run_student(fn, where, *args, **kwargs):
+    """fn(*args, **kwargs), with any exception turned into a StudentError that
+    names the student's own line where it happened."""
+    try:
+        return fn(*args, **kwargs)
+    except StudentError:
+        raise
+    except NotImplementedError as e:
+        raise StudentError('not_implemented', f"{where}: not implemented ({e})") from None
+    except MemoryError:
+        raise StudentError('memory', f"{where}: ran out of memory") from None
+    except RecursionError:
+        raise StudentError('exception', f"{where}: infinite recursion") from None
+    except Exception as e:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if 'scratchnn' in f.filename]
+        at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ''
+        raise StudentError('exception', f"{where} raised {type(e).__name__}: {e}{at}") from None
+
+
+class LocalStudent(Student):
+    """Runs the package at package_dir in this process, through the same
+    encoding as the sandbox. For developing and debugging suites only."""
+
+    _count = itertools.count()
+
+    def __init__(self, package_dir):
+        package_dir = Path(package_dir)
+        name = f'_student_scratchnn_{next(self._count)}'
+        spec = importlib.util.spec_from_file_location(
+            name, package_dir / '__init__.py', submodule_search_locations=[str(package_dir)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        self.executor = Executor(name)
+
+    def request(self, message):
+        message = protocol.loads(protocol.dumps(message))
+        reply = self.executor.handle(message)
+        return protocol.loads(protocol.dumps(reply))
