@@ -51,9 +51,10 @@ def load_digits(flatten=True, num_val=300, num_test=300, seed=0, device='cpu',
     - seed: fixes the split
     - device, dtype: of the returned X (y is always int64)
 
-    Pixels are scaled to [0, 1], then centered by the per-pixel training mean
-    and divided by the training standard deviation (one number), so no
-    statistic leaks from the validation or test images.
+    Pixels are scaled to [0, 1], centered by the per-pixel training mean and
+    divided by one number, the standard deviation of the centered training
+    pixels (so the training data has unit spread). No statistic comes from
+    the validation or test images.
     """
     from sklearn.datasets import load_digits as sklearn_digits
     from sklearn.model_selection import train_test_split
@@ -64,7 +65,8 @@ def load_digits(flatten=True, num_val=300, num_test=300, seed=0, device='cpu',
         X, y, test_size=num_test, stratify=y, random_state=seed)
     X_train, X_val, y_train, y_val = train_test_split(
         X_rest, y_rest, test_size=num_val, stratify=y_rest, random_state=seed)
-    mean, std = X_train.mean(axis=0), X_train.std()
+    mean = X_train.mean(axis=0)
+    std = (X_train - mean).std()
     splits = {name: ((X_ - mean) / std, y_) for name, X_, y_ in
               (('train', X_train, y_train), ('val', X_val, y_val), ('test', X_test, y_test))}
     return _as_tensors(splits, flatten, (1, 8, 8), device, dtype)

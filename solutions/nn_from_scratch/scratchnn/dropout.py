@@ -46,8 +46,10 @@ class Dropout:
         Returns dx with the shape of dout.
         """
         ### BEGIN SOLUTION
-        dropout_param, mask = cache
-        if dropout_param['mode'] == 'train':
+        _, mask = cache
+        # The mask, not dropout_param['mode'], says what forward did: the dict
+        # is shared and its mode may have changed since.
+        if mask is not None:
             dx = dout * mask
         else:
             dx = dout

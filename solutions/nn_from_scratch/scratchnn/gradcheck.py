@@ -27,7 +27,7 @@ def rel_error(x, y, eps=1e-12):
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if x.shape != y.shape:
         raise ValueError(f"rel_error: shapes differ, {tuple(x.shape)} vs {tuple(y.shape)}")
-    x, y = x.double(), y.double()
+    x, y = x.double().cpu(), y.double().cpu()
     num = (x - y).norm().item()
     den = (x.norm() + y.norm()).item()
     return num / max(den, eps)
@@ -50,8 +50,9 @@ def numeric_gradient(f, x, dout=None, h=1e-6):
 
     Returns a tensor shaped like x. Cost: 2 * x.numel() calls of f.
     """
-    grad = torch.zeros_like(x)
-    xp = x.detach().clone()
+    # Contiguous copies, so that view(-1) works for transposed or sliced x.
+    xp = x.detach().clone(memory_format=torch.contiguous_format)
+    grad = torch.zeros_like(xp)
     flat, grad_flat = xp.view(-1), grad.view(-1)
     for i in range(flat.numel()):
         old = flat[i].item()

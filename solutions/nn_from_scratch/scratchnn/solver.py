@@ -23,6 +23,10 @@ from tqdm.std import tqdm
 from . import optim
 from .device import get_device, to_device
 
+# Model state that is not a parameter but shapes its predictions: the running
+# statistics of normalization layers. It travels and is checkpointed with params.
+STATE_ATTRS = ('bn_params',)
+
 
 class Solver:
 
@@ -41,7 +45,8 @@ class Solver:
         - num_train_samples, num_val_samples: how many examples the
           accuracy checks after each epoch use (None: all)
         - checkpoint_name: if given, the best parameters are also saved to
-          '<checkpoint_name>.pt' whenever the validation accuracy improves
+          '<checkpoint_name>.pt' whenever the validation accuracy improves, as
+          {'params', 'state' (running statistics), 'epoch', 'val_acc'}
         - print_every: print the loss every this many iterations (0: never)
         - progress: show a progress bar (on stdout: stderr would fail
           nbgrader cells)
@@ -53,13 +58,13 @@ class Solver:
         if missing:
             raise KeyError(f"data is missing {sorted(missing)}")
         if isinstance(update_rule, str):
-            if not hasattr(optim, update_rule):
+            if update_rule.startswith('_') or not callable(getattr(optim, update_rule, None)):
                 raise ValueError(f"unknown update_rule {update_rule!r}")
             update_rule = getattr(optim, update_rule)
         self.device = get_device(device)
         self.model = model
         model.params = to_device(model.params, self.device)
-        for name in ('bn_params',):  # normalization layers keep running statistics
+        for name in STATE_ATTRS:
             if hasattr(model, name):
                 setattr(model, name, to_device(getattr(model, name), self.device))
         self.X_train, self.y_train = (data['X_train'].to(self.device), data['y_train'].to(self.device))
@@ -81,6 +86,7 @@ class Solver:
         self.epoch = 0
         self.best_val_acc = 0.0
         self.best_params = {}
+        self.best_state = {}
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
@@ -120,14 +126,19 @@ class Solver:
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = val_acc
             self.best_params = {k: v.clone() for k, v in self.model.params.items()}
+            # Without the running statistics of that epoch the best params
+            # would not reproduce best_val_acc in test mode.
+            self.best_state = {name: copy.deepcopy(getattr(self.model, name))
+                               for name in STATE_ATTRS if hasattr(self.model, name)}
             if self.checkpoint_name is not None:
-                torch.save({'params': self.best_params, 'epoch': self.epoch, 'val_acc': val_acc},
+                torch.save({'params': self.best_params, 'state': self.best_state,
+                            'epoch': self.epoch, 'val_acc': val_acc},
                            f'{self.checkpoint_name}.pt')
         return train_acc, val_acc
 
     def train(self):
         """Run the optimization, then swap the best parameters (by validation
-        accuracy) into the model."""
+        accuracy), and the running statistics of that epoch, into the model."""
         N = self.X_train.shape[0]
         per_epoch = max(N // self.batch_size, 1)
         bar = tqdm(total=self.num_epochs * per_epoch, disable=not self.progress,
@@ -145,4 +156,6 @@ class Solver:
         bar.close()
         if self.best_params:
             self.model.params = copy.copy(self.best_params)
+            for name, value in self.best_state.items():
+                setattr(self.model, name, copy.deepcopy(value))
         return self
