@@ -25,6 +25,10 @@ test: $(INSTALLED)
 test-fast: $(INSTALLED)
 	$(PY) -m pytest
 
+# The student release assignments/nn_from_scratch, generated from solutions/.
+release: $(INSTALLED)
+	$(PY) -m coursekit release
+
 bench: $(INSTALLED)
 	$(PY) benchmarks/bench_layers.py
 

@@ -1,5 +1,17 @@
 """nbgrader configuration of the course: run nbgrader commands from this folder."""
+import os
+import sys
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+# nbgrader's command does not put the course folder on sys.path: the plugin
+# below and coursekit live here.
+_COURSE = os.path.dirname(os.path.abspath(__file__))
+if _COURSE not in sys.path:
+    sys.path.insert(0, _COURSE)
+
+from autograder.nbgrader_plugin import AUTOGRADE_PREPROCESSORS, FEEDBACK_PREPROCESSORS  # noqa: E402
+from coursekit.blocks import student_functions  # noqa: E402
 
 c.CourseDirectory.root = '.'
 c.CourseDirectory.course_id = 'nn_from_scratch'
@@ -8,3 +20,23 @@ c.CourseDirectory.release_directory = 'assignments'
 c.CourseDirectory.db_assignments = [dict(name='nn_from_scratch')]
 # Notebooks run with the solutions in a few minutes; leave room for slow laptops.
 c.ExecutePreprocessor.timeout = 600
+c.Execute.timeout = 600
+
+# Autograde keeps the student's own modules: every scratchnn module holding a
+# solution block (layers, dropout, normalization, init, optim). Without this it
+# would copy the solutions over them. The given modules are overwritten with
+# the course's copies.
+_PACKAGE = os.path.join(_COURSE, 'solutions', 'nn_from_scratch', 'scratchnn')
+c.Autograde.exclude_overwriting = {
+    'nn_from_scratch': [f'scratchnn/{module}.py' for module in sorted(student_functions(_PACKAGE))],
+}
+# Scores come from the trusted harness (autograder/nbgrader_plugin.py), not
+# from running the notebooks: HarnessGrades replaces Execute. Its
+# hidden-suite runs have their own per-test time limits.
+c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
+# Device for the hidden suites (None: CUDA when present); sandboxed processes
+# per submission (None: the harness's default).
+c.HarnessGrades.device = None
+c.HarnessGrades.workers = None
+# Feedback pages never show hidden-test regions (nbgrader issue #917).
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS

@@ -1,0 +1,139 @@
+"""First-order update rules.
+
+Every rule has the signature
+
+    next_w, config = rule(w, dw, config=None)
+
+- w: the current weights, a tensor of any shape
+- dw: the gradient of the loss with respect to w, same shape
+- config: dict of hyperparameters and of the rule's state (velocity, moment
+  estimates, ...). Missing hyperparameters get the rule's defaults; missing
+  state starts at zeros. The same dict must be passed back at the next step.
+
+Every rule accepts `weight_decay`, coupled L2: the rule uses
+`g = dw + weight_decay * w` as its gradient. `adamw` instead decouples it.
+w is not modified in place; next_w is a new tensor.
+"""
+import torch
+
+
+def _with_defaults(config, **defaults):
+    """The config dict with every missing hyperparameter set to its default."""
+    config = {} if config is None else config
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    return config
+
+
+def sgd(w, dw, config=None):
+    """Vanilla SGD: w - learning_rate * g.
+
+    config: learning_rate (1e-2), weight_decay (0.0).
+    """
+    config = _with_defaults(config, learning_rate=1e-2, weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement sgd in scratchnn/optim.py")
+    return next_w, config
+
+
+def sgd_momentum(w, dw, config=None):
+    """SGD with momentum: v = momentum * v - learning_rate * g; w + v.
+
+    config: learning_rate (1e-2), momentum (0.9), weight_decay (0.0);
+    state: velocity, shaped like w.
+    """
+    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9, weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement sgd_momentum in scratchnn/optim.py")
+    return next_w, config
+
+
+def nesterov(w, dw, config=None):
+    """Nesterov momentum:
+    v' = momentum * v - learning_rate * g; w - momentum * v + (1 + momentum) * v'.
+
+    config: learning_rate (1e-2), momentum (0.9), weight_decay (0.0);
+    state: velocity, shaped like w.
+    """
+    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9, weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement nesterov in scratchnn/optim.py")
+    return next_w, config
+
+
+def adagrad(w, dw, config=None):
+    """AdaGrad: cache += g^2; w - learning_rate * g / (sqrt(cache) + epsilon).
+
+    config: learning_rate (1e-2), epsilon (1e-8), weight_decay (0.0);
+    state: cache, shaped like w.
+    """
+    config = _with_defaults(config, learning_rate=1e-2, epsilon=1e-8, weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement adagrad in scratchnn/optim.py")
+    return next_w, config
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp: cache = d * cache + (1 - d) * g^2;
+    w - learning_rate * g / (sqrt(cache) + epsilon), d = decay_rate.
+
+    config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8),
+    weight_decay (0.0); state: cache, shaped like w.
+    """
+    config = _with_defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8,
+                            weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement rmsprop in scratchnn/optim.py")
+    return next_w, config
+
+
+def adadelta(w, dw, config=None):
+    """AdaDelta:
+    cache = rho * cache + (1 - rho) * g^2
+    u = sqrt(delta + epsilon) / sqrt(cache + epsilon) * g
+    delta = rho * delta + (1 - rho) * u^2
+    w - learning_rate * u
+
+    config: learning_rate (1.0), rho (0.9), epsilon (1e-6), weight_decay (0.0);
+    state: cache and delta, shaped like w.
+    """
+    config = _with_defaults(config, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement adadelta in scratchnn/optim.py")
+    return next_w, config
+
+
+def _adam_step(w, g, config):
+    """One bias-corrected Adam step on gradient g; updates m, v and t in config."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement _adam_step in scratchnn/optim.py")
+    return next_w
+
+
+def adam(w, dw, config=None):
+    """Adam with bias correction:
+    t += 1; m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2
+    w - learning_rate * m_hat / (sqrt(v_hat) + epsilon),
+    m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t).
+
+    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8),
+    weight_decay (0.0); state: m and v shaped like w, t an int starting at 0.
+    """
+    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                            weight_decay=0.0)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement adam in scratchnn/optim.py")
+    return next_w, config
+
+
+def adamw(w, dw, config=None):
+    """AdamW, Adam with decoupled weight decay: w * (1 - learning_rate * weight_decay),
+    then the Adam step on dw.
+
+    config: as adam, with weight_decay (1e-2); state: m, v, t.
+    """
+    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                            weight_decay=1e-2)
+    # YOUR CODE HERE
+    raise NotImplementedError("Implement adamw in scratchnn/optim.py")
+    return next_w, config

@@ -1,0 +1,173 @@
+"""nbgrader wired to the trusted harness: `nbgrader autograde` takes every
+graded cell's score from the hidden suites, never from the student's kernel.
+
+Stock `nbgrader autograde` executes the student's notebook and scores each
+graded cell by its outputs (nbgrader.utils.determine_grade): an error, or
+anything on stderr, gives 0; a number as the last output gives that many
+points; anything else gives full points. That trusts the student's kernel
+with the grade. Here the Execute step is replaced by HarnessGrades, which
+runs no notebook code at all:
+
+1. Once per submission (cached across its notebooks) it calls
+   grade_submission on the submission folder, nbgrader's
+   autograded/<student>/<assignment>/. That folder holds the student's
+   scratchnn modules (Autograde.exclude_overwriting keeps them) next to the
+   course's own copies of the given modules (autograde overwrites those).
+2. Every auto-graded cell (grade cell, code, not an answer cell) gets exactly
+   two outputs: a stdout stream with the per-test messages of its rubric item
+   (grade_id = item id), and an execute_result holding the item's score, which
+   determine_grade reads as partial credit. Nothing is ever written to stderr.
+3. Manually graded answer cells and all other cells are left as they are.
+
+A graded cell with no item in the results, or an item whose points differ
+from the cell's, stops the submission with an error instead of recording a
+grade: nbgrader gives full points to a graded cell with no outputs, so a
+silent skip would be a wrong grade.
+
+ClearHiddenTests is added to generate_feedback (FEEDBACK_PREPROCESSORS):
+hidden-test regions never reach a feedback page (nbgrader issue #917), should
+any notebook ever hold one.
+
+nbgrader_config.py at the repository root installs all this.
+"""
+import hashlib
+import math
+from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbformat.v4 import new_output
+from traitlets import Integer, List, Unicode
+
+from nbgrader import utils
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
+                                    Execute, GetGrades, IgnorePattern, LimitOutput,
+                                    SaveAutoGrades)
+
+from .grade_all import DEFAULT_GRADER, check_results, load_grader, rubric_items
+from .report import group_tests
+
+
+class GradingError(Exception):
+    """The harness's results do not fit the notebook: no grade is recorded."""
+
+
+def package_fingerprint(folder):
+    """sha256 of every file's relative path and bytes under folder/scratchnn:
+    it changes whenever the code to grade changes."""
+    digest = hashlib.sha256()
+    package = Path(folder) / 'scratchnn'
+    for path in sorted(package.rglob('*')):
+        if path.is_file() and '__pycache__' not in path.parts:
+            digest.update(str(path.relative_to(package)).encode() + b'\0')
+            digest.update(path.read_bytes() + b'\0')
+    return digest.hexdigest()
+
+
+# The results of the last submission graded: autograde goes through a
+# submission's notebooks one after the other, so one entry is enough.
+_last = {}
+
+
+def submission_results(folder, grade, **options):
+    """grade(folder, **options), once per submission folder and package content."""
+    key = (str(Path(folder).resolve()), package_fingerprint(folder), repr(sorted(options.items())))
+    if key not in _last:
+        _last.clear()
+        results = grade(Path(folder).resolve(), **options)
+        try:
+            # before any notebook's grades are saved: all of them or none
+            check_results(results, rubric_items())
+        except ValueError as e:
+            raise GradingError(f"the harness's results are incomplete: {e}") from None
+        _last[key] = results
+    return _last[key]
+
+
+def is_autograded(cell):
+    """A graded code cell scored by its outputs (not a hand-graded answer)."""
+    return (cell.cell_type == 'code' and utils.is_grade(cell)
+            and not utils.is_solution(cell) and not utils.is_task(cell))
+
+
+def item_score(results, item_id, points):
+    """The score of item_id, checked against the cell's points, in [0, points]."""
+    items = results.get('items') or {}
+    if item_id not in items:
+        raise GradingError(f"the harness's results have no item {item_id!r} "
+                           f"(items: {', '.join(sorted(items)) or 'none'})")
+    score, max_score = float(items[item_id]['score']), float(items[item_id]['max_score'])
+    if not math.isclose(max_score, points):
+        raise GradingError(f"item {item_id!r} is worth {max_score:g} in the rubric "
+                           f"but its graded cell is worth {points:g}")
+    if not math.isfinite(score):
+        raise GradingError(f"item {item_id!r} has score {score!r}")
+    # nbgrader rejects partial credit above the cell's points
+    return min(max(score, 0.0), points)
+
+
+def item_messages(item_id, score, points, tests):
+    """The stdout text of one graded cell: the item's score, then one line per
+    test, with the failure message under each failed test."""
+    lines = [f"{item_id}: {score:g} / {points:g} points from the course autograder's hidden tests"]
+    for test in tests:
+        passed = test['score'] >= test['max_score']
+        mark = 'PASS' if passed else 'FAIL'
+        lines.append(f"  [{mark}] {test['name']} ({test['score']:g} / {test['max_score']:g})")
+        if test.get('output') and not passed:
+            lines.extend('        ' + line for line in str(test['output']).splitlines())
+    if not tests:
+        lines.append('  (no test details)')
+    return '\n'.join(lines) + '\n'
+
+
+def cell_outputs(item_id, score, points, tests):
+    """The outputs that make nbgrader's determine_grade give exactly `score`:
+    a stdout stream (ignored by it) and an execute_result with the number."""
+    return [new_output('stream', name='stdout', text=item_messages(item_id, score, points, tests)),
+            new_output('execute_result', data={'text/plain': repr(float(score))}, execution_count=1)]
+
+
+def fill_grade_cells(nb, results):
+    """Write each auto-graded cell's outputs from `results`, in place."""
+    tests_by_item = group_tests(results)
+    for cell in nb.cells:
+        if not is_autograded(cell):
+            continue
+        item_id = cell.metadata['nbgrader']['grade_id']
+        points = float(cell.metadata['nbgrader']['points'])
+        score = item_score(results, item_id, points)
+        cell.outputs = cell_outputs(item_id, score, points, tests_by_item.get(item_id, []))
+        cell.execution_count = 1
+    return nb
+
+
+class HarnessGrades(Execute):
+    """Autograde's Execute step for the assignments in `assignments`: fills the
+    graded cells from the trusted harness (see the module docstring); other
+    assignments are executed as stock nbgrader does."""
+
+    assignments = List(Unicode(), ['nn_from_scratch'],
+                       help="Assignments graded by the harness instead of by running the notebook."
+                       ).tag(config=True)
+    grader = Unicode(DEFAULT_GRADER, help="The grading function, 'module:function'; called as "
+                     "grader(submission_dir, device=..., workers=...) -> results dict.").tag(config=True)
+    device = Unicode(None, allow_none=True, help="Device for the hidden suites (None: the "
+                     "harness's choice, CUDA when present).").tag(config=True)
+    workers = Integer(None, allow_none=True, help="Sandboxed processes per submission "
+                      "(None: the harness's default).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        if resources['nbgrader']['assignment'] not in self.assignments:
+            return super().preprocess(nb, resources)
+        folder = resources['metadata']['path']
+        self.log.info("Grading %s with the course autograder", folder)
+        results = submission_results(folder, load_grader(self.grader),
+                                     device=self.device, workers=self.workers)
+        return fill_grade_cells(nb, results), resources
+
+
+# Autograde's stock autograde_preprocessors with Execute replaced.
+AUTOGRADE_PREPROCESSORS = [HarnessGrades, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                           SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+# GenerateFeedback's stock preprocessors with hidden-test regions removed.
+FEEDBACK_PREPROCESSORS = [ClearHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

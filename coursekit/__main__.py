@@ -1,0 +1,18 @@
+"""Command line of the course kit: `python -m coursekit release`."""
+import sys
+
+COMMANDS = ('release',)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m coursekit {{{','.join(COMMANDS)}}} [options]", file=sys.stderr)
+        return 2
+    if argv[0] == 'release':
+        from .release import main as release
+        return release(argv[1:])
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The student release: assignments/nn_from_scratch, generated from solutions/.
+
+One command (`python -m coursekit release`, or `make release`) rebuilds it:
+
+1. nbgrader's generate_assignment turns the source notebooks into student
+   notebooks (solution text removed, graded cells locked, checksums added). It
+   runs on a copy of the source in a temporary course folder with a temporary
+   gradebook, so nothing but the release is ever written into the repository.
+2. Every scratchnn/*.py goes through coursekit.blocks.stub_source: each solution
+   block becomes a NotImplementedError naming the function to write. Modules
+   without blocks (the given helpers) come out unchanged.
+3. The setup cell of every notebook clones COURSE_REPO in Colab; the release
+   writes the current value in, so COURSE_REPO here is the one place to change it.
+
+The output is deterministic: regenerating gives byte-identical files.
+"""
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .blocks import stub_source
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENT = 'nn_from_scratch'
+SOURCE = REPO / 'solutions' / ASSIGNMENT
+RELEASE = REPO / 'assignments' / ASSIGNMENT
+NBGRADER_CONFIG = REPO / 'nbgrader_config.py'
+
+# OWNER/REPO of the course on GitHub: the notebooks' Colab setup cell clones it,
+# and docs/students.md links to its released notebooks through Colab.
+COURSE_REPO = 'scratchnn-course/nn-from-scratch'
+COLAB_URL = 'https://colab.research.google.com/github/{repo}/blob/main/assignments/{assignment}/{name}'
+
+# Copied into the temporary course: not caches, checkpoints or solver outputs.
+IGNORED = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
+SETUP_REPO_LINE = re.compile(r"COURSE_REPO = '[^']*'")
+
+
+def notebooks(folder=SOURCE):
+    """The assignment's notebooks, in order."""
+    return sorted(p.name for p in Path(folder).glob('*.ipynb'))
+
+
+def colab_url(name, repo=COURSE_REPO):
+    """The 'Open in Colab' address of the released notebook `name`."""
+    return COLAB_URL.format(repo=repo, assignment=ASSIGNMENT, name=name)
+
+
+@contextlib.contextmanager
+def _venv_on_path():
+    """Put this interpreter's bin folder first on PATH: nbgrader runs the
+    `alembic` command of its environment, which a bare `.venv/bin/python`
+    (no activated venv) would not find."""
+    old = os.environ.get('PATH', '')
+    os.environ['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), old])
+    try:
+        yield
+    finally:
+        os.environ['PATH'] = old
+
+
+def _generate_notebooks(source, dest):
+    """nbgrader generate_assignment of the assignment folder `source` into `dest`,
+    with the repository's nbgrader_config.py and a throwaway course and gradebook."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config, PyFileConfigLoader
+
+    with tempfile.TemporaryDirectory(prefix='coursekit-release-') as tmp:
+        course = Path(tmp)
+        shutil.copytree(source, course / 'source' / ASSIGNMENT, ignore=IGNORED)
+        config = PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
+        overrides = Config()
+        overrides.CourseDirectory.root = str(course)
+        overrides.CourseDirectory.source_directory = 'source'
+        overrides.CourseDirectory.release_directory = 'release'
+        overrides.CourseDirectory.db_url = f'sqlite:///{course / "gradebook.db"}'
+        config.merge(overrides)
+        with _venv_on_path():
+            result = NbGraderAPI(config=config).generate_assignment(ASSIGNMENT, force=True, create=True)
+        if not result['success']:
+            raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('log')}\n{result.get('error')}")
+        shutil.copytree(course / 'release' / ASSIGNMENT, dest)
+
+
+def _stub_package(package_dir):
+    """Replace every solution block of package_dir/*.py with its stub."""
+    for path in sorted(Path(package_dir).glob('*.py')):
+        path.write_text(stub_source(path.read_text(), f'scratchnn/{path.name}'))
+
+
+def _set_course_repo(folder, repo):
+    """Write `repo` into the COURSE_REPO line of every notebook's setup cell.
+
+    Edits the notebook's JSON text in place (an OWNER/REPO name holds no
+    character JSON escapes), so nothing else in the file changes."""
+    if not re.fullmatch(r'[\w.-]+/[\w.-]+', repo):
+        raise ValueError(f"repo must be OWNER/REPO, got {repo!r}")
+    for path in sorted(Path(folder).glob('*.ipynb')):
+        text = path.read_text()
+        found = len(SETUP_REPO_LINE.findall(text))
+        if found != 1:
+            raise ValueError(f"{path.name}: expected one COURSE_REPO line in the setup cell, found {found}")
+        path.write_text(SETUP_REPO_LINE.sub(f"COURSE_REPO = '{repo}'", text))
+
+
+def build(dest=RELEASE, source=SOURCE, repo=COURSE_REPO):
+    """Generate the release of `source` into `dest` (replacing it). Returns dest."""
+    dest, source = Path(dest), Path(source)
+    if not (source / 'scratchnn').is_dir():
+        raise FileNotFoundError(f"{source} has no scratchnn package: not an assignment source folder")
+    with tempfile.TemporaryDirectory(prefix='coursekit-out-') as tmp:
+        staged = Path(tmp) / ASSIGNMENT
+        _generate_notebooks(source, staged)
+        _stub_package(staged / 'scratchnn')
+        _set_course_repo(staged, repo)
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(staged, dest)
+    return dest
+
+
+STUDENTS_DOC = REPO / 'docs' / 'students.md'
+LINKS_BEGIN = '<!-- colab-links:begin'
+LINKS_END = '<!-- colab-links:end -->'
+
+
+def colab_links(names, repo=COURSE_REPO):
+    """The Markdown block of docs/students.md that links every notebook."""
+    rows = [f"| `{name}` | [Open in Colab]({colab_url(name, repo)}) |" for name in names]
+    return '\n'.join([
+        f'{LINKS_BEGIN} (written by `python -m coursekit release`; edit COURSE_REPO in coursekit/release.py) -->',
+        f'Course repository: https://github.com/{repo}',
+        '',
+        '| notebook | open in Colab |',
+        '| --- | --- |',
+        *rows,
+        LINKS_END,
+    ])
+
+
+def update_students_doc(names, repo=COURSE_REPO, path=STUDENTS_DOC):
+    """Rewrite the links block of docs/students.md (between its markers)."""
+    text = Path(path).read_text()
+    begin, end = text.find(LINKS_BEGIN), text.find(LINKS_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{path} lacks the {LINKS_BEGIN} ... {LINKS_END} markers")
+    Path(path).write_text(text[:begin] + colab_links(names, repo) + text[end + len(LINKS_END):])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m coursekit release',
+                                     description='Generate the student release from solutions/.')
+    parser.add_argument('--dest', type=Path, default=RELEASE, help=f'output folder (default {RELEASE})')
+    parser.add_argument('--repo', default=COURSE_REPO, help=f'OWNER/REPO for Colab (default {COURSE_REPO})')
+    args = parser.parse_args(argv)
+    dest = build(args.dest, repo=args.repo)
+    print(f'release written to {dest}')
+    if args.dest == RELEASE:
+        update_students_doc(notebooks(dest), args.repo)
+        print(f'Colab links written to {STUDENTS_DOC}')
+    return 0

@@ -1,0 +1,98 @@
+"""The notebooks run: the solution notebooks top to bottom with every graded
+cell passing and silent on stderr (and `nbgrader validate` agrees), and the
+released notebooks up to the first function the student has to write.
+
+Slow: each test starts a Jupyter kernel. One test per notebook, so that
+`pytest -n` can spread them over workers.
+"""
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from conftest import RELEASE, REPO, SOLUTIONS
+
+RUBRIC = tomllib.loads((REPO / 'autograder' / 'rubric.toml').read_text())['items']
+NOTEBOOKS = sorted({item['notebook'] for item in RUBRIC.values()})
+# Each notebook runs in well under 2 minutes on 2 CPU cores; the limit leaves
+# room for a loaded CI machine.
+NOTEBOOK_TIMEOUT = 300
+
+
+def copy_assignment(folder, tmp_path):
+    """A private copy of an assignment folder, so kernels write nothing into the repo."""
+    dest = tmp_path / folder.name
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns('__pycache__', '.ipynb_checkpoints'))
+    return dest
+
+
+def execute(path, allow_errors=False):
+    """Execute the notebook at path with the python3 kernel of this interpreter,
+    in the notebook's folder. Returns (executed notebook, seconds)."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name='python3', timeout=NOTEBOOK_TIMEOUT,
+                            allow_errors=allow_errors, resources={'metadata': {'path': str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+def is_graded_test(cell):
+    meta = cell.metadata.get('nbgrader', {})
+    return cell.cell_type == 'code' and meta.get('grade') and not meta.get('solution')
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(NOTEBOOK_TIMEOUT + 60)
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_solution_notebook_runs_clean(name, tmp_path):
+    folder = copy_assignment(SOLUTIONS, tmp_path)
+    nb, seconds = execute(folder / name)   # raises CellExecutionError on any error
+    print(f'{name}: {seconds:.1f} s')
+    assert seconds < NOTEBOOK_TIMEOUT
+    graded = [cell for cell in nb.cells if is_graded_test(cell)]
+    assert len(graded) == sum(item['notebook'] == name for item in RUBRIC.values())
+    for cell in graded:
+        grade_id = cell.metadata['nbgrader']['grade_id']
+        streams = [o for o in cell.outputs if o.output_type == 'stream']
+        assert not [o for o in streams if o.name == 'stderr'], f"{grade_id} wrote to stderr"
+        assert not [o for o in cell.outputs if o.output_type in ('error', 'execute_result')], grade_id
+        assert 'OK' in ''.join(o.text for o in streams), f"{grade_id} printed no OK line"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(NOTEBOOK_TIMEOUT + 60)
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_nbgrader_validate_passes_on_solution(name, tmp_path):
+    """`nbgrader validate` (it executes the notebook again, with nbgrader's own
+    preprocessors) must report success."""
+    folder = copy_assignment(SOLUTIONS, tmp_path)
+    proc = subprocess.run([sys.executable, '-m', 'nbgrader', 'validate', str(folder / name)],
+                          cwd=REPO, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT + 30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'Success! Your notebook passes all the tests.' in proc.stdout, proc.stdout + proc.stderr
+
+
+def first_function(name):
+    """module.QualName of the first function the notebook asks for: the first
+    function of its first rubric item (the notebooks follow rubric order)."""
+    items = [item for item in RUBRIC.values() if item['notebook'] == name and item['functions']]
+    return items[0]['functions'][0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(NOTEBOOK_TIMEOUT + 60)
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_released_notebook_stops_at_first_stub(name, tmp_path):
+    folder = copy_assignment(RELEASE, tmp_path)
+    with pytest.raises(CellExecutionError) as failure:
+        execute(folder / name)
+    module, qualname = first_function(name).split('.', 1)
+    assert failure.value.ename == 'NotImplementedError', failure.value
+    assert failure.value.evalue == f'Implement {qualname} in scratchnn/{module}.py'
