@@ -17,6 +17,10 @@ $(INSTALLED): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $(INSTALLED)
 
+# The instructor pipeline on sample submissions, in build/demo/.
+demo: $(INSTALLED)
+	$(PY) -m coursekit demo
+
 # Every test, the slow ones included (CI runs this).
 test: $(INSTALLED)
 	$(PY) -m pytest -m "slow or not slow"

@@ -34,8 +34,8 @@ c.Autograde.exclude_overwriting = {
 # from running the notebooks: HarnessGrades replaces Execute. Its
 # hidden-suite runs have their own per-test time limits.
 c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
-# Device for the hidden suites (None: CUDA when present); sandboxed processes
-# per submission (None: the harness's default).
+# Device for the hidden suites (None: CUDA when present); the harness's workers,
+# sandboxed child processes started ahead of need (None: its default).
 c.HarnessGrades.device = None
 c.HarnessGrades.workers = None
 # Feedback pages never show hidden-test regions (nbgrader issue #917).

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from . import report
+
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = 'nn_from_scratch'
 COURSE_ID = 'nn_from_scratch'          # c.CourseDirectory.course_id in nbgrader_config.py
@@ -50,6 +52,7 @@ RELEASE = REPO / 'assignments' / ASSIGNMENT
 DEFAULT_DB = REPO / 'gradebook.db'     # nbgrader's default: gradebook.db in the course root
 DEFAULT_GRADER = 'autograder.harness:grade_submission'
 RESULTS_NAME, ERROR_NAME, CSV_NAME = 'results.json', 'error.txt', 'scores.csv'
+FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
 
 
 def load_grader(spec):
@@ -126,20 +129,26 @@ def check_results(results, items):
             raise ValueError(f"item {item!r} has no numeric score") from None
 
 
-def write_json_atomic(path, obj):
-    """Write obj as JSON to path so that path is either absent or complete."""
+def write_text_atomic(path, text):
+    """Write text to path so that path is always either absent, the old file or
+    the whole new one (a stopped run never leaves half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.part')
     try:
         with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=1)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path, obj):
+    """Write obj as JSON to path, atomically (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(obj, indent=1))
 
 
 def read_results(path, items):
@@ -169,6 +178,7 @@ def grade_one(submission, out_dir, grader, items, options):
         results = load_grader(grader)(submission.folder, **options)
         check_results(results, items)
         write_json_atomic(student_out / RESULTS_NAME, results)
+        write_text_atomic(student_out / FEEDBACK_NAME, report.render(results, submission.student))
         (student_out / ERROR_NAME).unlink(missing_ok=True)
         return submission.student, results, ''
     except Exception as e:  # one broken submission must not stop the class
@@ -193,13 +203,6 @@ def scores_table(results_by_student, errors, items):
     return text.getvalue()
 
 
-def write_text_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=f'.{Path(path).name}.', suffix='.part')
-    with os.fdopen(fd, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 # ------------------------------------------------------------------ gradebook
 
 def ensure_assignment(db_url, items, notebooks_dir=RELEASE):
@@ -210,6 +213,7 @@ def ensure_assignment(db_url, items, notebooks_dir=RELEASE):
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.preprocessors import SaveCells
+    # nbgrader runs its environment's `alembic` command to set up a new gradebook
     from coursekit.release import _venv_on_path
 
     notebooks = sorted({info['notebook'] for info in items.values()})
@@ -245,8 +249,6 @@ def record_gradebook(db_path, results_by_student, items, notebooks_dir=RELEASE):
     the submission and the assignment's records as needed."""
     import sqlalchemy
     from nbgrader.api import Gradebook
-    # nbgrader runs its environment's `alembic` command to set up a new gradebook
-    from coursekit.release import _venv_on_path
 
     db_url = f'sqlite:///{Path(db_path).resolve()}'
     ensure_assignment(db_url, items, notebooks_dir)
@@ -344,7 +346,7 @@ def add_arguments(parser):
     parser.add_argument('--no-db', action='store_true', help='do not touch any gradebook')
     parser.add_argument('--device', default=None, help='device for the hidden suites (default: CUDA when present)')
     parser.add_argument('--harness-workers', type=int, default=None,
-                        help="sandboxed processes per submission (default: the harness's)")
+                        help="the harness's workers: sandboxed child processes it starts ahead of need (default: its own, 1)")
     parser.add_argument('--grader', default=DEFAULT_GRADER, help=argparse.SUPPRESS)
     return parser
 

@@ -43,7 +43,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     Execute, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
 
-from .grade_all import DEFAULT_GRADER, check_results, load_grader, rubric_items
+from .grade_all import RESULTS_NAME, write_json_atomic, DEFAULT_GRADER, check_results, load_grader, rubric_items
 from .report import group_tests
 
 
@@ -79,6 +79,9 @@ def submission_results(folder, grade, **options):
             check_results(results, rubric_items())
         except ValueError as e:
             raise GradingError(f"the harness's results are incomplete: {e}") from None
+        # Kept beside the autograded submission (instructor side) for
+        # feedback pages; it replaces any results.json the student planted.
+        write_json_atomic(Path(folder) / RESULTS_NAME, results)
         _last[key] = results
     return _last[key]
 
@@ -111,9 +114,10 @@ def item_messages(item_id, score, points, tests):
     lines = [f"{item_id}: {score:g} / {points:g} points from the course autograder's hidden tests"]
     for test in tests:
         passed = test['score'] >= test['max_score']
-        mark = 'PASS' if passed else 'FAIL'
+        # a test worth nothing was skipped (say, a CUDA-only test on a CPU machine)
+        mark = 'SKIP' if test['max_score'] == 0 else 'PASS' if passed else 'FAIL'
         lines.append(f"  [{mark}] {test['name']} ({test['score']:g} / {test['max_score']:g})")
-        if test.get('output') and not passed:
+        if test.get('output') and mark != 'PASS':
             lines.extend('        ' + line for line in str(test['output']).splitlines())
     if not tests:
         lines.append('  (no test details)')
@@ -153,8 +157,8 @@ class HarnessGrades(Execute):
                      "grader(submission_dir, device=..., workers=...) -> results dict.").tag(config=True)
     device = Unicode(None, allow_none=True, help="Device for the hidden suites (None: the "
                      "harness's choice, CUDA when present).").tag(config=True)
-    workers = Integer(None, allow_none=True, help="Sandboxed processes per submission "
-                      "(None: the harness's default).").tag(config=True)
+    workers = Integer(None, allow_none=True, help="The harness's workers: sandboxed child "
+                      "processes it starts ahead of need (None: its default).").tag(config=True)
 
     def preprocess(self, nb, resources):
         if resources['nbgrader']['assignment'] not in self.assignments:
@@ -163,6 +167,8 @@ class HarnessGrades(Execute):
         self.log.info("Grading %s with the course autograder", folder)
         results = submission_results(folder, load_grader(self.grader),
                                      device=self.device, workers=self.workers)
+        if results.get('warning'):
+            self.log.warning("%s: %s", folder, results['warning'])
         return fill_grade_cells(nb, results), resources
 
 

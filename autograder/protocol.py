@@ -63,6 +63,17 @@ def resolve(obj, store):
     return obj
 
 
+def ref_ids(message):
+    """The ids of every reference inside a wire message."""
+    if isinstance(message, dict):
+        if '__ref__' in message:
+            return {message['__ref__']}
+        return set().union(*map(ref_ids, message.values())) if message else set()
+    if isinstance(message, (list, tuple)):
+        return set().union(*map(ref_ids, message)) if message else set()
+    return set()
+
+
 def dumps(message):
     buf = io.BytesIO()
     torch.save(message, buf)

@@ -17,6 +17,8 @@ verdicts.
     student.setattr(net, 'params', params)
     scores = student.call_method(net, 'loss', X).value
     student.job('train_fc_net', spec)      # a trusted job run in the child
+    with student.timeout(60):              # a longer limit for the calls inside
+        student.call('layers.FullyConnectedNet', [100], input_dim=64)
 
 A target names a student function as 'module.QualName' inside scratchnn.
 Failures of student code raise StudentError with a student-facing message.
@@ -26,6 +28,8 @@ never for a real grade (sandbox.SandboxedStudent is the real one).
 """
 import importlib
 import importlib.util
+import contextlib
+import errno
 import itertools
 import sys
 import traceback
@@ -92,33 +96,58 @@ class Result:
 
 
 class Student:
-    """Interface; see the module docstring."""
+    """Interface; see the module docstring.
+
+    Every request may carry a wall-clock limit in seconds under 'timeout'
+    (None: the implementation's default); the child ignores the key.
+    """
+
+    call_timeout = None  # seconds for call/call_method/getattr/setattr; None: default
 
     def request(self, message):
         """Send one request dict, return the reply dict (raises StudentError)."""
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def timeout(self, seconds):
+        """Within the block, every call may run up to `seconds` of wall-clock time."""
+        saved, self.call_timeout = self.call_timeout, seconds
+        try:
+            yield self
+        finally:
+            self.call_timeout = saved
+
+    def begin_test(self, name, item=None):
+        """Called by the harness before each test of `item` (the sandbox reseeds
+        from name and keeps each item's time budget)."""
+
     def call(self, target, *args, **kwargs):
-        reply = self.request({'op': 'call', 'target': target,
+        reply = self.request({'op': 'call', 'target': target, 'timeout': self.call_timeout,
                               'args': to_wire(args), 'kwargs': to_wire(kwargs)})
         return Result(from_wire(reply['value']), tuple(from_wire(reply['args'])),
                       from_wire(reply['kwargs']), Ref(reply['ref']))
 
     def call_method(self, obj, name, *args, **kwargs):
         reply = self.request({'op': 'call_method', 'obj': to_wire(obj), 'name': name,
-                              'args': to_wire(args), 'kwargs': to_wire(kwargs)})
+                              'timeout': self.call_timeout, 'args': to_wire(args), 'kwargs': to_wire(kwargs)})
         return Result(from_wire(reply['value']), tuple(from_wire(reply['args'])),
                       from_wire(reply['kwargs']), Ref(reply['ref']))
 
     def getattr(self, obj, name):
-        return from_wire(self.request({'op': 'getattr', 'obj': to_wire(obj), 'name': name})['value'])
+        return from_wire(self.request({'op': 'getattr', 'obj': to_wire(obj), 'name': name,
+                                       'timeout': self.call_timeout})['value'])
 
     def setattr(self, obj, name, value):
-        self.request({'op': 'setattr', 'obj': to_wire(obj), 'name': name, 'value': to_wire(value)})
+        self.request({'op': 'setattr', 'obj': to_wire(obj), 'name': name, 'value': to_wire(value),
+                      'timeout': self.call_timeout})
 
-    def job(self, name, spec):
-        """Run a trusted job (see jobs.py) inside the student's process."""
-        return from_wire(self.request({'op': 'job', 'name': name, 'spec': to_wire(spec)})['value'])
+    def job(self, name, spec, timeout=None):
+        """Run a trusted job (see jobs.py) inside the student's process.
+
+        timeout: wall-clock seconds (None: the implementation's job default,
+        longer than a call's)."""
+        return from_wire(self.request({'op': 'job', 'name': name, 'spec': to_wire(spec),
+                                       'timeout': timeout})['value'])
 
     def close(self):
         pass
@@ -128,18 +157,21 @@ class Executor:
     """Serves requests against an imported scratchnn package. Runs inside the
     student's process (the sandbox child), or in-process for LocalStudent."""
 
-    def __init__(self, package_name):
+    def __init__(self, package_name, first_id=1):
         self.package_name = package_name
         self.store = {}
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
 
-    def _lookup(self, target):
-        module_name, _, qualname = target.partition('.')
+    def _import(self, module_name):
         try:
-            obj = importlib.import_module(f'{self.package_name}.{module_name}')
+            return importlib.import_module(f'{self.package_name}.{module_name}')
         except Exception as e:  # the student's module does not import
             raise StudentError('import', f"scratchnn/{module_name}.py failed to import: "
                                f"{type(e).__name__}: {e}") from None
+
+    def _lookup(self, target):
+        module_name, _, qualname = target.partition('.')
+        obj = self._import(module_name)
         for part in qualname.split('.'):
             if not hasattr(obj, part):
                 raise StudentError('exception', f"scratchnn/{module_name}.py has no {qualname}")
@@ -167,10 +199,15 @@ class Executor:
             value = run_student(fn, where, *args, **kwargs)
             return self._reply(value, args, kwargs)
         if op == 'getattr':
-            value = getattr(resolve(message['obj']), message['name'])
+            value = run_student(getattr, f"reading .{message['name']}",
+                                resolve(message['obj']), message['name'])
             return {'value': protocol.encode(value, self.store, self._ids.__next__)}
         if op == 'setattr':
-            setattr(resolve(message['obj']), message['name'], resolve(message['value']))
+            run_student(setattr, f"setting .{message['name']}", resolve(message['obj']),
+                        message['name'], resolve(message['value']))
+            return {}
+        if op == 'import':
+            self._import(message['module'])
             return {}
         if op == 'job':
             from . import jobs
@@ -191,19 +228,42 @@ def run_student(fn, where, *args, **kwargs):
         raise StudentError('not_implemented', f"{where}: not implemented ({e})") from None
     except MemoryError:
         raise StudentError('memory', f"{where}: ran out of memory") from None
+    except SystemExit as e:
+        raise StudentError('crash', f"{where} called sys.exit({e.code!r})") from None
     except RecursionError:
         raise StudentError('exception', f"{where}: infinite recursion") from None
+    except OSError as e:
+        if e.errno == errno.EFBIG:  # the sandbox caps the size of everything written
+            raise StudentError('exception', f"{where} wrote more output than allowed") from None
+        raise _exception_error(e, where) from None
     except Exception as e:
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if 'scratchnn' in f.filename]
-        at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ''
-        raise StudentError('exception', f"{where} raised {type(e).__name__}: {e}{at}") from None
+        if _out_of_memory(e):
+            raise StudentError('memory', f"{where}: ran out of memory ({str(e)[:200]})") from None
+        raise _exception_error(e, where) from None
+
+
+def _out_of_memory(e):
+    """True for torch's allocation failures (CPU RuntimeError, CUDA OutOfMemoryError)."""
+    import torch
+    return isinstance(e, torch.OutOfMemoryError) or (
+        isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
+
+
+def _exception_error(e, where):
+    """A StudentError naming the student's own line where e happened."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if 'scratchnn' in f.filename]
+    at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ''
+    return StudentError('exception', f"{where} raised {type(e).__name__}: {e}{at}")
 
 
 class LocalStudent(Student):
     """Runs the package at package_dir in this process, through the same
-    encoding as the sandbox. For developing and debugging suites only."""
+    encoding as the sandbox. For developing suites and for proving them on
+    trusted code (the catalogues of tests/), never for a student's grade."""
 
     _count = itertools.count()
+    sandbox = 'in-process (trusted code only, not a real grade)'
+    warning = None
 
     def __init__(self, package_dir):
         package_dir = Path(package_dir)
@@ -214,6 +274,14 @@ class LocalStudent(Student):
         sys.modules[name] = module
         spec.loader.exec_module(module)
         self.executor = Executor(name)
+
+    def output_excerpt(self):
+        return ''
+
+    def close(self):
+        """Forget the package's modules, so the next LocalStudent imports afresh."""
+        for module in [m for m in sys.modules if m.startswith(self.executor.package_name)]:
+            del sys.modules[module]
 
     def request(self, message):
         message = protocol.loads(protocol.dumps(message))

@@ -1,7 +1,11 @@
-"""Command line of the course kit: `python -m coursekit release`."""
+"""Command line of the course kit:
+
+    python -m coursekit release   generate assignments/ from solutions/
+    python -m coursekit demo      the instructor pipeline on sample submissions
+"""
 import sys
 
-COMMANDS = ('release',)
+COMMANDS = ('release', 'demo')
 
 
 def main(argv=None):
@@ -10,8 +14,10 @@ def main(argv=None):
         print(f"usage: python -m coursekit {{{','.join(COMMANDS)}}} [options]", file=sys.stderr)
         return 2
     if argv[0] == 'release':
-        from .release import main as release
-        return release(argv[1:])
+        from .release import main as command
+    else:
+        from .demo import main as command
+    return command(argv[1:])
 
 
 if __name__ == '__main__':

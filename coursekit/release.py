@@ -126,6 +126,7 @@ def build(dest=RELEASE, source=SOURCE, repo=COURSE_REPO):
 
 
 STUDENTS_DOC = REPO / 'docs' / 'students.md'
+README = REPO / 'README.md'
 LINKS_BEGIN = '<!-- colab-links:begin'
 LINKS_END = '<!-- colab-links:end -->'
 
@@ -144,8 +145,8 @@ def colab_links(names, repo=COURSE_REPO):
     ])
 
 
-def update_students_doc(names, repo=COURSE_REPO, path=STUDENTS_DOC):
-    """Rewrite the links block of docs/students.md (between its markers)."""
+def update_links(names, repo=COURSE_REPO, path=STUDENTS_DOC):
+    """Rewrite the Colab links block of a Markdown file (between its markers)."""
     text = Path(path).read_text()
     begin, end = text.find(LINKS_BEGIN), text.find(LINKS_END)
     if begin < 0 or end < begin:
@@ -162,6 +163,7 @@ def main(argv=None):
     dest = build(args.dest, repo=args.repo)
     print(f'release written to {dest}')
     if args.dest == RELEASE:
-        update_students_doc(notebooks(dest), args.repo)
-        print(f'Colab links written to {STUDENTS_DOC}')
+        for doc in (README, STUDENTS_DOC):
+            update_links(notebooks(dest), args.repo, doc)
+            print(f'Colab links written to {doc}')
     return 0

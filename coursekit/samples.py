@@ -5,14 +5,16 @@ modules come from one of four sources:
 
 - ada:  the complete solution;
 - ben:  the blank release, untouched;
-- cy:   the solution with three typical mistakes;
+- cy:   the solution with three typical mistakes, and debugging output on stderr;
 - eve:  the solution with hostile code that must be contained.
 
-EXPECTED gives the total each must score: the demo prints it beside the real
-grade, and the pipeline test asserts it.
+STUDENTS says which items each must lose: the demo prints whether the grades
+came out as expected, and the pipeline test asserts it.
 """
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
 
@@ -24,13 +26,19 @@ MISTAKES = [
     ('normalization', 'var = (xc * xc).mean(dim=0)', 'var = (xc * xc).sum(dim=0) / (x.shape[0] - 1)'),
     # Adam without bias correction: a cold start.
     ('optim', 'm_hat = m / (1 - beta1 ** t)', 'm_hat = m'),
+    # Not a mistake, a habit: debugging output on stderr, which must never
+    # cost a point (stock nbgrader zeroes a cell that writes to stderr).
+    ('layers', 'from . import _checks\n', "from . import _checks\nimport sys as _sys, warnings as _warnings\n"
+     "print('debug: importing layers', file=_sys.stderr)\n_warnings.warn('a student warning')\n"),
+    ('layers', '        out = x.reshape(x.shape[0], -1) @ w + b\n',
+     "        out = x.reshape(x.shape[0], -1) @ w + b\n        print('debug: forward', file=_sys.stderr)\n"),
 ]
 
 # Hostile code, each in a function whose item alone must pay for it.
 HOSTILE = [
     # Try to fake results and read what the sandbox hides, at import time.
     ('layers', 'from . import _checks\n', '''from . import _checks
-import glob as _glob, os as _os, torch as _torch
+import os as _os, torch as _torch
 _torch.allclose = lambda *a, **k: True          # cannot fool a grader in another process
 for _d in ('.', '..', '../..', '/tmp'):
     try:
@@ -38,7 +46,12 @@ for _d in ('.', '..', '../..', '/tmp'):
             _f.write('{"score": 100, "max_score": 100, "tests": []}')
     except OSError:
         pass
-_STOLEN = _glob.glob('/**/solutions/**/*.py', recursive=True)[:1]
+_STOLEN = []
+for _d in ('../solutions', '../../solutions', '/work', _os.path.expanduser('~'), '/proc/1/root'):
+    try:
+        _STOLEN.append(_os.listdir(_d))   # nothing of the course is in the sandbox
+    except OSError:
+        pass
 '''),
     # An infinite loop.
     ('optim', "    g = dw + config['weight_decay'] * w\n    next_w = w - config['learning_rate'] * g\n",
@@ -50,12 +63,56 @@ _STOLEN = _glob.glob('/**/solutions/**/*.py', recursive=True)[:1]
     ('dropout', "        _, mask = cache\n", "        _, mask = cache\n        hog = [bytearray(1 << 30) for _ in range(64)]\n"),
 ]
 
-EXPECTED = {
-    'ada': 100,
-    'ben': 0,
-    'cy': 100 - 5 - 5 - 3,       # softmax_loss, batchnorm_forward, adam (at most)
-    'eve': 100 - 2 - 3 - 3 - 3,  # sgd, groupnorm_forward/backward, dropout_backward
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample student: the patches applied to the solution (None: the blank
+    release), the items whose points it must lose, and the items that use a
+    patched function and so may lose points too. Every other item must be full."""
+    patches: Optional[list]
+    loses: frozenset = frozenset()
+    may_lose: frozenset = frozenset()
+
+
+STUDENTS = {
+    'ada': Sample(patches=[]),
+    'ben': Sample(patches=None),
+    'cy': Sample(MISTAKES, loses=frozenset({'softmax_loss', 'batchnorm_forward', 'adam'}),
+                 may_lose=frozenset({'fc_net', 'adamw', 'batchnorm_backward', 'batchnorm_backward_alt',
+                                     'spatial_batchnorm_forward', 'spatial_batchnorm_backward',
+                                     'train_two_layer', 'train_deep_batchnorm'})),
+    'eve': Sample(HOSTILE, loses=frozenset({'sgd', 'dropout_backward', 'groupnorm_forward',
+                                             'groupnorm_backward'}),
+                  may_lose=frozenset({'fc_net'})),  # its dropout nets run the memory hog
 }
+
+
+def expectation(student):
+    """What `student` should score, in words, for the demo's table."""
+    sample = STUDENTS[student]
+    if sample.patches is None:
+        return '0'
+    if not sample.loses:
+        return 'full'
+    return 'between'
+
+
+def surprises(student, results):
+    """How results differ from what `student` must score; [] when as expected."""
+    sample, items = STUDENTS[student], results['items']
+    problems = []
+    for item, points in items.items():
+        full, zero = points['score'] == points['max_score'], points['score'] == 0
+        if sample.patches is None:
+            if not zero:
+                problems.append(f"{item}: {points['score']:g} points for a blank stub")
+        elif item in sample.loses:
+            if full:
+                problems.append(f"{item}: full marks despite the mistake")
+        elif item not in sample.may_lose and not full:
+            problems.append(f"{item}: lost points ({points['score']:g} / {points['max_score']:g})")
+    return problems
 
 
 def _patched(source, patches, module):
@@ -73,9 +130,9 @@ def make_submission(student, release_dir, solution_pkg, dest):
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(release_dir, dest)
-    if student == 'ben':
+    patches = STUDENTS[student].patches
+    if patches is None:
         return dest
-    patches = {'ada': [], 'cy': MISTAKES, 'eve': HOSTILE}[student]
     for module in STUDENT_MODULES:
         source = (solution_pkg / f'{module}.py').read_text()
         (dest / 'scratchnn' / f'{module}.py').write_text(_patched(source, patches, module))

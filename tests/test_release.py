@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 import tomllib
 
 import nbformat
@@ -260,8 +259,9 @@ def test_setup_cell_clones_the_course_repo(folder):
         assert '%autoreload 2' in setup and 'sys.path.insert(0, os.getcwd())' in setup
 
 
-def test_students_doc_links_every_released_notebook():
-    doc = (REPO / 'docs' / 'students.md').read_text()
+@pytest.mark.parametrize('doc_path', [release.README, release.STUDENTS_DOC], ids=lambda p: p.name)
+def test_docs_link_every_released_notebook(doc_path):
+    doc = doc_path.read_text()
     assert release.colab_links(release.notebooks(RELEASE)) in doc, "run `make release` to refresh the links"
     for name in NOTEBOOKS:
         url = (f'https://colab.research.google.com/github/{release.COURSE_REPO}/blob/main/'

@@ -101,7 +101,7 @@ def test_no_checkpoint_file_without_a_name(tmp_path, monkeypatch):
 
 def test_checkpoint_holds_running_statistics(tmp_path):
     net = FullyConnectedNet([8], input_dim=4, num_classes=2, normalization='batchnorm', seed=0)
-    solver = Solver(net, toy_data(), optim_config={'learning_rate': 0.1}, batch_size=10, num_epochs=2,
+    Solver(net, toy_data(), optim_config={'learning_rate': 0.1}, batch_size=10, num_epochs=2,
                     checkpoint_name=str(tmp_path / 'bn'), progress=False, device='cpu', seed=0).train()
     saved = torch.load(tmp_path / 'bn.pt')
     running_mean = saved['state']['bn_params'][0]['running_mean']

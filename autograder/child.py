@@ -1,0 +1,97 @@
+"""The process that runs student code: the other end of sandbox.SandboxedStudent.
+
+It is started by the grader inside the sandbox, from a private copy of this
+package next to the assembled `scratchnn` package. It speaks protocol.py on
+the two pipes it was given as stdin and stdout, then points fd 0 at
+/dev/null and fd 1 at fd 2 (the capped log file), so that whatever the
+student's code prints never mixes with the replies.
+
+Every reply is {'ok': True, 'reply': ...} or {'ok': False, 'kind': ...,
+'message': ...} (a StudentError). Besides the Executor's ops it knows
+'__init__' (which package and which reference ids to start from) and
+'__seed__' (reseed every generator, sent before each test).
+"""
+import os
+import random
+import signal
+import sys
+
+
+def _take_channel():
+    """(reader, writer) of the protocol; fds 0 and 1 no longer reach it."""
+    reader = os.fdopen(os.dup(0), 'rb')
+    writer = os.fdopen(os.dup(1), 'wb')
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    sys.stdout.reconfigure(line_buffering=True)  # killed children lose no lines
+    return reader, writer
+
+
+def _seed(seed):
+    import numpy
+    import torch
+    random.seed(seed)
+    numpy.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Server:
+    """Answers the grader's requests, one at a time."""
+
+    def __init__(self):
+        self.executor = None
+
+    def serve(self, message):
+        from .student import Executor, StudentError
+        op = message.get('op')
+        try:
+            if op == '__init__':
+                self.executor = Executor(message['package'], first_id=message['first_id'])
+                return {'ok': True, 'reply': {}}
+            if op == '__seed__':
+                _seed(message['seed'])
+                return {'ok': True, 'reply': {}}
+            return {'ok': True, 'reply': self.executor.handle(message)}
+        except StudentError as e:
+            return {'ok': False, 'kind': e.kind, 'message': str(e)}
+        except KeyError as e:  # a reference this process does not hold
+            return {'ok': False, 'kind': 'exception', 'message': f"unknown reference {e}"}
+        except Exception as e:
+            return {'ok': False, 'kind': 'exception', 'message': f"{type(e).__name__}: {e}"}
+        except SystemExit as e:  # sys.exit while a module was being imported
+            return {'ok': False, 'kind': 'crash', 'message': f"called sys.exit({e.code!r})"}
+
+
+def _send(writer, envelope):
+    from . import protocol
+    try:
+        data = protocol.dumps(envelope)
+    except Exception as e:  # the student's value cannot be serialized
+        data = protocol.dumps({'ok': False, 'kind': 'bad_output',
+                               'message': f"the result could not be sent back: "
+                                          f"{type(e).__name__}: {e}"})
+    writer.write(protocol.HEADER.pack(len(data)) + data)
+    writer.flush()
+
+
+def main():
+    reader, writer = _take_channel()
+    # Past the size limit a write fails with EFBIG instead of killing us.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    import torch
+    from . import protocol
+    torch.set_num_threads(1)  # deterministic and fair on shared cores
+    server = Server()
+    _send(writer, {'ready': True})
+    while True:
+        try:
+            message = protocol.read_message(reader)
+        except EOFError:
+            return
+        _send(writer, server.serve(message))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Grade one submission: run the hidden suites against it and score them with the rubric.
+
+    results = grade_submission('path/to/student/nn_from_scratch')
+
+The suites (autograder/suites/test_*.py) run with pytest inside this
+process; they reach the student's code only through the `student` fixture,
+a sandbox.SandboxedStudent. This process decides every grade.
+
+Scoring (the rubric format is documented at the top of rubric.toml): each
+test belongs to one item (`@pytest.mark.item('<id>')`). An item with an
+[items.<id>.tests] table gives each test function its points (split evenly
+over its parametrized cases); otherwise the item's points are split evenly
+over its tests. Skipped tests (say, CUDA-only ones on a CPU machine) leave
+the item, their points spread over the others. A rule violation
+(rules.py) zeroes its items.
+
+Feedback never shows test source or tracebacks: a failed assertion shows
+its message only (the suites write them for students), a StudentError its
+message, anything else its type and message.
+"""
+import tomllib
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from . import rules
+from .sandbox import SandboxedStudent
+from .student import LocalStudent, StudentError
+
+HERE = Path(__file__).resolve().parent
+SUITES = HERE / 'suites'
+RUBRIC = HERE / 'rubric.toml'
+HARNESS_KEY = pytest.StashKey()   # config.stash[HARNESS_KEY]: the running _Harness
+MESSAGE_CHARS = 1500
+GENERIC_FAILURE = "a check of your output failed"
+
+
+class GradingError(Exception):
+    """The submission could not be graded at all (never raised for bad student code)."""
+
+
+# ---------------------------------------------------------------- rubric
+
+def load_rubric(path=RUBRIC):
+    """{item id: {'points': Fraction, 'functions': [...], 'tests': {name: Fraction} or None}}."""
+    try:
+        with open(path, 'rb') as f:
+            raw = tomllib.load(f)['items']
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as e:
+        raise GradingError(f"cannot read the rubric {path}: {e}") from None
+    rubric = {}
+    for item, spec in raw.items():
+        points = Fraction(str(spec['points']))
+        tests = spec.get('tests')
+        if tests is not None:
+            tests = {name: Fraction(str(p)) for name, p in tests.items()}
+            if sum(tests.values()) != points:
+                raise GradingError(f"rubric: the tests of {item} add up to "
+                                   f"{float(sum(tests.values())):g}, not its {float(points):g} points")
+        rubric[item] = {'points': points, 'functions': list(spec.get('functions', [])),
+                        'tests': tests}
+    return rubric
+
+
+# ---------------------------------------------------------------- failure messages
+
+def failure_message(exc):
+    """What a student may see about a failed test: never source, tracebacks or suite internals."""
+    if isinstance(exc, StudentError):
+        text = str(exc)
+    elif isinstance(exc, AssertionError):
+        # With assertion rewriting pytest appends '\nassert <expression>': drop it.
+        text = str(exc).split('\nassert ')[0].strip()
+        if text.startswith('assert '):
+            text = ''
+        text = text or GENERIC_FAILURE
+    elif isinstance(exc, pytest.fail.Exception):
+        text = str(exc) or GENERIC_FAILURE
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + ' [...]'
+
+
+# ---------------------------------------------------------------- the pytest plugin
+
+class _Harness:
+    """pytest plugin: provides the student to the suites, records each test's outcome."""
+
+    def __init__(self, student, device, only_items=None):
+        self.student, self.device, self.only_items = student, device, only_items
+        self.tests = {}           # nodeid -> record, in run order
+        self.errors = []          # reasons the suites themselves are broken
+
+    def pytest_configure(self, config):
+        config.stash[HARNESS_KEY] = self
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        keep = []
+        for test in items:
+            marks = [m.args[0] for m in test.iter_markers('item') if m.args]
+            if len(marks) != 1:
+                self.errors.append(f"{test.nodeid} needs exactly one @pytest.mark.item('<id>')")
+                continue
+            if self.only_items is None or marks[0] in self.only_items:
+                keep.append(test)
+                self.tests[test.nodeid] = {'name': test.name, 'function': test.originalname,
+                                           'item': marks[0], 'outcome': None, 'message': ''}
+        items[:] = keep
+        if self.errors:  # do not run anything: the grade could not be right
+            items[:] = []
+
+    def pytest_runtest_setup(self, item):
+        record = self.tests.get(item.nodeid)
+        self.student.begin_test(item.nodeid, record['item'] if record else None)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        record = self.tests.get(item.nodeid)
+        if record is None or record['outcome'] == 'failed':
+            return report
+        if report.failed:
+            record['outcome'] = 'failed'
+            exc = call.excinfo.value if call.excinfo else None
+            record['message'] = failure_message(exc) if exc is not None else GENERIC_FAILURE
+        elif report.skipped:
+            if hasattr(report, 'wasxfail'):
+                record['outcome'], record['message'] = 'failed', GENERIC_FAILURE
+            else:
+                record['outcome'] = 'skipped'
+        elif report.when == 'call' and record['outcome'] is None:
+            record['outcome'] = 'passed'
+        return report
+
+
+def _run_suites(paths, plugin):
+    """pytest over the suites (a folder, or files of it), in this process, quietly."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix='grader-pytest-') as tmp:
+        ini = Path(tmp) / 'pytest.ini'
+        ini.write_text("[pytest]\nmarkers =\n    item(id): the rubric item a test grades\n"
+                       "    slow: a slow test\n")
+        root = paths[0] if paths[0].is_dir() else paths[0].parent
+        args = [*map(str, paths), '-c', str(ini), '--rootdir', str(root), '-p', 'no:terminal',
+                '-p', 'no:cacheprovider', '-p', 'no:timeout', '-p', 'no:randomly',
+                '--assert=plain', '--import-mode=importlib', '-o', 'python_files=test_*.py',
+                '-W', 'ignore']
+        code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        plugin.errors.append(f"pytest ended with {code!r}")
+
+
+# ---------------------------------------------------------------- scoring
+
+def _round(x):
+    return float(round(Fraction(x), 4))
+
+
+def score(rubric, tests, violations, only_items=None):
+    """(items, test entries): per item {'score', 'max_score'}, per test a results.json entry.
+
+    tests: the recorded outcomes, in run order. Raises GradingError when the
+    suites and the rubric disagree (a grade from them could be wrong).
+    """
+    unknown = sorted({t['item'] for t in tests} - set(rubric))
+    if unknown:
+        raise GradingError(f"tests are marked with items not in the rubric: {unknown}")
+    items, entries = {}, []
+    for item, spec in rubric.items():
+        if only_items is not None and item not in only_items:
+            continue
+        mine = [t for t in tests if t['item'] == item]
+        counted = [t for t in mine if t['outcome'] in ('passed', 'failed')]
+        if not counted:
+            raise GradingError(f"no hidden test graded item {item!r}"
+                               + (" (all were skipped)" if mine else ""))
+        weights = _weights(item, spec, counted)
+        total = sum(weights.values())
+        earned = Fraction(0)
+        for test in mine:
+            entry = {'name': test['name'], 'number': item, 'output': test['message']}
+            if test['outcome'] == 'skipped':
+                entry.update(score=0.0, max_score=0.0, output='skipped on this machine')
+            else:
+                share = spec['points'] * weights[id(test)] / total
+                passed = test['outcome'] == 'passed' and item not in violations
+                earned += share if passed else 0
+                entry.update(score=_round(share if passed else 0), max_score=_round(share))
+                if item in violations:
+                    entry['output'] = '\n'.join(filter(None, [violations[item], test['message']]))
+            entries.append(entry)
+        items[item] = {'score': _round(earned), 'max_score': _round(spec['points']),
+                       '_exact': earned}
+    return items, entries
+
+
+def _weights(item, spec, counted):
+    """{id(test): weight} of the counted tests of one item."""
+    if spec['tests'] is None:
+        return {id(t): Fraction(1) for t in counted}
+    missing = sorted({t['function'] for t in counted} - set(spec['tests']))
+    if missing:
+        raise GradingError(f"rubric [items.{item}.tests] lacks {missing}")
+    cases = {}
+    for t in counted:
+        cases[t['function']] = cases.get(t['function'], 0) + 1
+    return {id(t): spec['tests'][t['function']] / cases[t['function']] for t in counted}
+
+
+def _check_test_tables(rubric, tests, only_items):
+    """Every test a rubric table names must exist (else its points could never be earned)."""
+    ran = {(t['item'], t['function']) for t in tests}
+    for item, spec in rubric.items():
+        if spec['tests'] is None or (only_items is not None and item not in only_items):
+            continue
+        absent = sorted(name for name in spec['tests'] if (item, name) not in ran)
+        if absent:
+            raise GradingError(f"rubric [items.{item}.tests] names tests that do not exist: {absent}")
+
+
+# ---------------------------------------------------------------- the API
+
+def default_device():
+    import torch
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def grade_submission(submission_dir, *, device=None, workers=None, suites=None, rubric=None,
+                     items=None, timeout=None, sandbox='auto', suite_files=None):
+    """Grade one submission; returns a Gradescope results.json dict.
+
+    Inputs:
+    - submission_dir: a student's assignment folder, holding scratchnn/
+    - device: where the suites run tensors ('cpu', 'cuda', ...; None: CUDA
+      when present, else CPU)
+    - workers: child processes started ahead of need (None: 1)
+    - suites, rubric: the suites folder and rubric.toml (default: the hidden ones)
+    - items: grade only these item ids (None: all)
+    - timeout: default seconds per student call (None: sandbox.CALL_TIMEOUT)
+    - sandbox: 'auto', 'bwrap' or 'none' (see SandboxedStudent), or
+      'inprocess' (LocalStudent: only for proving the suites on trusted code)
+    - suite_files: run only these test files of the suites folder, and grade
+      only the items their tests mark (None: every file, every item)
+
+    Returns {'score', 'max_score', 'tests': [{'name', 'score', 'max_score',
+    'output', 'number': item id}], 'items': {id: {'score', 'max_score'}},
+    'sandbox': 'bubblewrap' | 'none (WARNING ...)', 'output': excerpt of what
+    the student's code printed}, plus 'warning' when unsandboxed.
+    Raises GradingError (or FileNotFoundError) only when it cannot grade.
+    """
+    submission_dir = Path(submission_dir)
+    if not (submission_dir / 'scratchnn').is_dir():
+        raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
+    suites = Path(suites) if suites else SUITES
+    if not any(suites.glob('test_*.py')):
+        raise GradingError(f"no hidden suites (test_*.py) in {suites}")
+    the_rubric = load_rubric(rubric or RUBRIC)
+    only_items = set(items) if items is not None else None
+    if only_items is not None and only_items - set(the_rubric):
+        raise GradingError(f"unknown items {sorted(only_items - set(the_rubric))}")
+    violations = rules.check_submission(submission_dir, the_rubric)
+    device = device or default_device()
+    options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox}
+    if timeout is not None:
+        options['timeout'] = timeout
+    if sandbox == 'inprocess':
+        student = LocalStudent(submission_dir / 'scratchnn')
+    else:
+        student = SandboxedStudent(submission_dir, **options)
+    try:
+        plugin = _Harness(student, device, only_items)
+        _run_suites([suites / f for f in suite_files] if suite_files else [suites], plugin)
+        output = student.output_excerpt()
+    finally:
+        student.close()
+    if plugin.errors:
+        raise GradingError("the hidden suites are broken:\n" + '\n'.join(plugin.errors))
+    tests = list(plugin.tests.values())
+    if suite_files and only_items is None:
+        only_items = {t['item'] for t in tests}
+    _check_test_tables(the_rubric, tests, only_items)
+    item_scores, entries = score(the_rubric, tests, violations, only_items)
+    total = sum(v.pop('_exact') for v in item_scores.values())
+    results = {'score': _round(total),
+               'max_score': _round(sum(the_rubric[i]['points'] for i in item_scores)),
+               'tests': entries, 'items': item_scores, 'sandbox': student.sandbox,
+               'output': output}
+    if student.warning:
+        results['warning'] = student.warning
+    return results

@@ -1,0 +1,128 @@
+"""How long grading takes: the trusted harness against plain nbgrader.
+
+    python benchmarks/bench_grading.py [--students 4] [--skip-stock]
+
+On the same complete submissions (copies of the reference solution with the
+released notebooks), it measures:
+
+1. grade_submission on one submission (seconds);
+2. `grade-all` throughput at 1 and 2 workers (submissions per minute);
+3. `nbgrader autograde` with the course config (HarnessGrades: scores from
+   the harness, no notebook executed), per submission;
+4. `nbgrader autograde` with nbgrader's stock preprocessors (Execute: every
+   notebook run top to bottom in a kernel, training cells included), per
+   submission; the slowest, skip it with --skip-stock.
+
+It prints a table; it takes several minutes. Not a test: CI does not run it.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from autograder import grade_all as ga  # noqa: E402
+
+SOLUTIONS = REPO / 'solutions' / ga.ASSIGNMENT
+IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
+STOCK_AUTOGRADE = """
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (Execute, IgnorePattern, LimitOutput, SaveAutoGrades,
+                                    AssignLatePenalties, CheckCellMetadata)
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+"""
+
+
+def make_course(root, students, stock=False):
+    """An nbgrader course at root/course with `students` complete submissions."""
+    course = root / 'course'
+    shutil.copytree(SOLUTIONS, course / 'solutions' / ga.ASSIGNMENT, ignore=IGNORE)
+    (course / 'nbgrader_config.py').write_text(
+        f"c = get_config()\nload_subconfig({str(REPO / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n" + (STOCK_AUTOGRADE if stock else ''))
+    nbgrader(course, 'generate_assignment', ga.ASSIGNMENT, '--force')
+    for i in range(students):
+        folder = course / 'submitted' / f'student{i:02d}' / ga.ASSIGNMENT
+        shutil.copytree(ga.RELEASE, folder, ignore=IGNORE)
+        shutil.rmtree(folder / 'scratchnn')
+        shutil.copytree(SOLUTIONS / 'scratchnn', folder / 'scratchnn', ignore=IGNORE)
+    return course
+
+
+def nbgrader(course, *args):
+    """Run an nbgrader command in the course; seconds taken."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ['PATH']]))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, '-m', 'nbgrader', *args], cwd=course, env=env,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed")
+    return seconds
+
+
+def total_score(course, student):
+    from nbgrader.api import Gradebook
+    with Gradebook(f'sqlite:///{course / "gradebook.db"}', course_id=ga.COURSE_ID) as gb:
+        return gb.find_submission(ga.ASSIGNMENT, student).code_score
+
+
+def bench_one(folder):
+    """Seconds for grade_submission on one submission, and its score."""
+    grade = ga.load_grader(ga.DEFAULT_GRADER)
+    start = time.perf_counter()
+    results = grade(folder)
+    return time.perf_counter() - start, results['score']
+
+
+def bench_grade_all(submissions, workers, out):
+    """Submissions per minute of grade-all with `workers` workers."""
+    start = time.perf_counter()
+    summary = ga.grade_all(submissions, out, workers=workers, force=True, db=None, progress=False)
+    seconds = time.perf_counter() - start
+    if summary.errors:
+        raise RuntimeError(f"grade-all failed on {summary.errors}")
+    return seconds, len(summary.graded)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--students', type=int, default=4, help='submissions to grade (default 4)')
+    parser.add_argument('--skip-stock', action='store_true', help="skip stock nbgrader (runs the notebooks)")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
+        tmp = Path(tmp)
+        course = make_course(tmp / 'harness', args.students)
+        submitted = course / 'submitted'
+        seconds, score = bench_one(submitted / 'student00' / ga.ASSIGNMENT)
+        rows.append(('grade_submission, one submission', seconds, 1, f'score {score:g}'))
+        for workers in (1, 2):
+            seconds, n = bench_grade_all(submitted, workers, tmp / f'grades{workers}')
+            rows.append((f'grade-all --workers {workers}', seconds, n, ''))
+        seconds = nbgrader(course, 'autograde', ga.ASSIGNMENT, '--force')
+        rows.append(('nbgrader autograde (course config: harness)', seconds, args.students,
+                     f'score {total_score(course, "student00"):g}'))
+        if not args.skip_stock:
+            stock = make_course(tmp / 'stock', args.students, stock=True)
+            seconds = nbgrader(stock, 'autograde', ga.ASSIGNMENT, '--force')
+            rows.append(('nbgrader autograde (stock: runs notebooks)', seconds, args.students,
+                         f'score {total_score(stock, "student00"):g}'))
+    print(f"\n{'what':48} {'seconds':>9} {'subs':>5} {'s/sub':>7} {'subs/min':>9}  note")
+    for what, seconds, n, note in rows:
+        print(f"{what:48} {seconds:9.1f} {n:5d} {seconds / n:7.1f} {60 * n / seconds:9.2f}  {note}")
+    print(f"\n{os.cpu_count()} CPUs; torch threads and devices as the harness chooses.")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

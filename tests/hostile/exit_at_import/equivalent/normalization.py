@@ -1,0 +1,2 @@
+
+raise ImportError("stands for a module that ends its process at import")

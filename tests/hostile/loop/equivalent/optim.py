@@ -1,0 +1,4 @@
+
+
+def sgd_momentum(w, dw, config=None):
+    raise NotImplementedError("stands for a function that hangs")

@@ -1,0 +1,6 @@
+
+
+def sgd_momentum(w, dw, config=None):
+    """Hostile: never returns."""
+    while True:
+        pass

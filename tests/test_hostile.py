@@ -1,0 +1,154 @@
+"""Hostile submissions grade exactly like their honest equivalents (tests/hostile/README.md):
+what a module does to its process, to torch, to files or to the grader costs only the
+items its own code fails, and the grader process is unaffected. Also the rule check,
+and the two anchors: the solutions earn full marks, the blank stubs earn nothing."""
+import numpy
+import pytest
+import torch
+
+from autograder import rules
+from autograder.harness import grade_submission, load_rubric
+from autograder.sandbox import bwrap_status
+from coursekit.blocks import stub_source
+from hostile import REFERENCE, REPO, STUDENT_MODULES, make_submission
+
+BWRAP, BWRAP_WHY = bwrap_status()
+REAL_ALLCLOSE, REAL_EQ, REAL_NP_ALLCLOSE = torch.allclose, torch.Tensor.__eq__, numpy.allclose
+RUBRIC = load_rubric()
+
+
+def grade(submission, items=None):
+    # Generous: a loaded CI machine must never turn honest work into a timeout.
+    return grade_submission(submission, items=items, timeout=10.0)
+
+
+def item_scores(results):
+    return {item: v['score'] for item, v in results['items'].items()}
+
+
+def items_outside(modules):
+    """Items none of whose functions lie in these modules (training runs excluded)."""
+    return [i for i, spec in RUBRIC.items() if spec['functions']
+            and not any(f.partition('.')[0] in modules for f in spec['functions'])]
+
+
+def assert_grader_unharmed():
+    assert torch.allclose is REAL_ALLCLOSE and torch.Tensor.__eq__ is REAL_EQ
+    assert numpy.allclose is REAL_NP_ALLCLOSE
+
+
+def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp_path):
+    cases = ['loop', 'exit_at_import', 'exit_in_call', 'memory', 'flood']
+    items = ['sgd', 'sgd_momentum', 'linear_forward', 'relu_forward', 'xavier_uniform',
+             'xavier_normal', 'dropout_forward', 'layernorm_forward']
+    hostile = grade(make_submission(tmp_path / 'hostile', cases), items)
+    honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
+    assert item_scores(hostile) == item_scores(honest)
+    full = {i: RUBRIC[i]['points'] for i in items}
+    for item in ('sgd', 'linear_forward', 'xavier_normal'):  # honest parts: full marks
+        assert hostile['items'][item]['score'] == full[item], item
+    for item in ('sgd_momentum', 'relu_forward', 'xavier_uniform', 'dropout_forward',
+                 'layernorm_forward'):
+        assert hostile['items'][item]['score'] < full[item], item
+    outputs = {t['number']: t['output'] for t in hostile['tests'] if t['output']}
+    assert 'did not finish' in outputs['sgd_momentum']
+    assert 'memory' in outputs['xavier_uniform']
+    assert 'exit' in outputs['relu_forward']
+    assert_grader_unharmed()
+
+
+def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
+    cases = ['monkeypatch', 'write_files']
+    items = ['linear_forward', 'relu_forward', 'sgd', 'sgd_momentum']
+    submission = make_submission(tmp_path / 'hostile', cases)
+    hostile = grade(submission, items)
+    honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
+    assert item_scores(hostile) == item_scores(honest)
+    assert hostile['items']['linear_forward']['score'] == 0   # wrong output, patched compare
+    assert hostile['items']['relu_forward']['score'] == RUBRIC['relu_forward']['points']
+    assert hostile['items']['sgd']['score'] == RUBRIC['sgd']['points']
+    assert_grader_unharmed()
+    if BWRAP:  # without bwrap the planted files do land (harmlessly for the grade)
+        for place in (submission, submission / 'scratchnn', REPO, REPO.parent):
+            assert not (place / 'hostile_was_here.txt').exists(), place
+
+
+@pytest.mark.skipif(not BWRAP, reason=f"bubblewrap unavailable ({BWRAP_WHY}): without it the "
+                    f"snooping module could read and rewrite the repository for real")
+def test_snooping_module_finds_nothing_and_grades_honestly(tmp_path):
+    suites = sorted((REPO / 'autograder' / 'suites').glob('*.py'))
+    before = {p: p.read_bytes() for p in suites}
+    submission = make_submission(tmp_path / 'snoop', ['snoop'])
+    with open(submission / 'scratchnn' / 'init.py', 'a') as f:  # act at import, every child
+        f.write("\n_found = [p for p, seen in probe_paths(SECRETS).items() if seen]\n"
+                "rewrite_suites()\nnetwork()\nprint('snooped:', _found)\n")
+    results = grade(submission, ['xavier_uniform', 'xavier_normal'])
+    assert results['score'] == results['max_score']
+    assert 'snooped: []' in results['output']
+    assert {p: p.read_bytes() for p in suites} == before
+
+
+def test_a_rule_violation_zeroes_its_item_with_a_clear_message(tmp_path):
+    results = grade(make_submission(tmp_path, ['forbidden']), ['rmsprop', 'sgd'])
+    assert results['items']['rmsprop']['score'] == 0
+    assert results['items']['sgd']['score'] == RUBRIC['sgd']['points']
+    messages = [t['output'] for t in results['tests'] if t['number'] == 'rmsprop']
+    assert messages and all('Rule violation' in m and 'torch.optim' in m for m in messages)
+
+
+@pytest.mark.parametrize('source, where', [
+    ("import torch\ndef f(x):\n    return torch.nn.functional.relu(x)\n", 'f'),
+    ("import torch.nn as nn\ndef f(x):\n    return x\n", None),
+    ("from torch import nn\ndef f(x):\n    return x\n", None),
+    ("import torch\ndef f(x):\n    import torch.nn.functional as F\n    return F.relu(x)\n", 'f'),
+    ("import torch as T\ndef f(x):\n    return T.autograd.grad(x, x)\n", 'f'),
+    ("import torch\nt = torch\ndef f(x):\n    return t.optim\n", 'f'),
+    ("import torch\ndef f(x):\n    return getattr(torch, 'n' + 'n')\n", 'f'),
+    ("def f(x):\n    return __import__('torch.nn')\n", 'f'),
+    ("import importlib\ndef f(x):\n    return x\n", None),
+    ("import torch\nclass A:\n    @staticmethod\n    def f(x):\n        return torch.func.grad\n", 'A.f'),
+])
+def test_rule_check_finds_forbidden_uses(source, where):
+    qualname = where or 'f'
+    found = rules.check_source(source, {qualname, 'f', 'A.f'})
+    assert where in found and found[where]
+
+
+def test_rule_check_accepts_the_reference_and_plain_torch():
+    for name in STUDENT_MODULES:
+        source = (REFERENCE / f'{name}.py').read_text()
+        assert rules.check_source(source, {f.partition('.')[2] for i in RUBRIC.values()
+                                           for f in i['functions']}) == {}
+    ok = "import torch\ndef f(x):\n    return torch.relu(x) @ x.T + torch.zeros_like(x).sum()\n"
+    assert rules.check_source(ok, {'f'}) == {}
+
+
+@pytest.mark.slow
+def test_solutions_earn_full_marks():
+    results = grade_submission(REPO / 'solutions' / 'nn_from_scratch')
+    assert results['max_score'] == 100
+    assert results['score'] == 100, [t for t in results['tests'] if t['score'] < t['max_score']]
+
+
+@pytest.mark.slow
+def test_blank_stubs_earn_nothing_on_every_item(tmp_path):
+    package = tmp_path / 'scratchnn'
+    package.mkdir()
+    for name in STUDENT_MODULES:
+        source = (REFERENCE / f'{name}.py').read_text()
+        (package / f'{name}.py').write_text(stub_source(source, f'scratchnn/{name}.py'))
+    results = grade_submission(tmp_path)
+    assert results['max_score'] == 100
+    assert {i: v['score'] for i, v in results['items'].items()} == {i: 0 for i in RUBRIC}
+
+
+@pytest.mark.slow
+def test_every_item_outside_the_hostile_modules_keeps_full_marks(tmp_path):
+    cases = ['exit_at_import', 'memory', 'monkeypatch']  # normalization, init, layers
+    results = grade_submission(make_submission(tmp_path, cases), timeout=5.0)
+    keep = items_outside({'normalization', 'init', 'layers'})
+    assert keep
+    for item in keep:
+        assert results['items'][item]['score'] == RUBRIC[item]['points'], item
+    assert results['items']['layernorm_forward']['score'] == 0
+    assert_grader_unharmed()

@@ -1,0 +1,368 @@
+"""nbgrader autograde and generate_feedback take their scores from the trusted harness.
+
+Each test course is a temporary nbgrader course: the source (solutions/), the
+repository's nbgrader_config.py (loaded, with only the course root changed),
+a gradebook filled by `nbgrader generate_assignment`, and submitted/<student>/
+nn_from_scratch/ made of the released notebooks and a scratchnn package.
+The unit tests check the cell outputs against nbgrader's own determine_grade;
+the slow ones run the real nbgrader commands, first with a fake grader (the
+wiring), then with the real harness (the scores).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from nbgrader.utils import determine_grade
+
+from autograder import nbgrader_plugin as plugin
+from autograder.grade_all import ASSIGNMENT, COURSE_ID, rubric_items
+from conftest import RELEASE, REPO, SOLUTIONS
+
+ITEMS = rubric_items()
+STUDENT_MODULES = ['dropout', 'init', 'layers', 'normalization', 'optim']
+IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
+SECRET = 'SECRET_HIDDEN_CHECK_7f3a'   # a hidden-test line planted in a graded cell
+
+
+# ---------------------------------------------------------------- unit tests
+
+def graded_cell(grade_id='linear_forward', points=3):
+    cell = new_code_cell('# public check', metadata={'nbgrader': {
+        'grade': True, 'solution': False, 'locked': True, 'task': False,
+        'grade_id': grade_id, 'points': points, 'schema_version': 3}})
+    return cell
+
+
+def results_for(scores, tests=()):
+    """Harness-shaped results: scores {item: score}, every other item full."""
+    items = {i: {'score': float(scores.get(i, info['points'])), 'max_score': float(info['points'])}
+             for i, info in ITEMS.items()}
+    return {'score': sum(v['score'] for v in items.values()), 'max_score': 100.0,
+            'tests': list(tests), 'items': items}
+
+
+@pytest.mark.parametrize('score', [0, 1, 2.0 / 3, 2.5, 3])
+def test_outputs_give_exactly_the_item_score(score):
+    nb = new_notebook(cells=[graded_cell()])
+    plugin.fill_grade_cells(nb, results_for({'linear_forward': score}))
+    assert determine_grade(nb.cells[0]) == (score, 3.0)
+    assert [o.output_type for o in nb.cells[0].outputs] == ['stream', 'execute_result']
+    assert nb.cells[0].outputs[0].name == 'stdout'
+
+
+def test_out_of_range_scores_are_clamped():
+    nb = new_notebook(cells=[graded_cell(), graded_cell('relu_forward', 2)])
+    plugin.fill_grade_cells(nb, results_for({'linear_forward': 3.0000000001, 'relu_forward': -1e-12}))
+    assert determine_grade(nb.cells[0]) == (3.0, 3.0)
+    assert determine_grade(nb.cells[1]) == (0.0, 2.0)
+
+
+def test_messages_show_every_test_and_failure_reasons():
+    tests = [{'name': 'shapes', 'score': 1, 'max_score': 1, 'output': '', 'number': 'linear_forward'},
+             {'name': 'values', 'score': 0, 'max_score': 2, 'output': 'out[0, 1] is 3.0, expected 2.5',
+              'number': 'linear_forward'},
+             {'name': 'other item', 'score': 0, 'max_score': 2, 'output': 'nope', 'number': 'relu_forward'}]
+    nb = new_notebook(cells=[graded_cell()])
+    plugin.fill_grade_cells(nb, results_for({'linear_forward': 1}, tests))
+    text = nb.cells[0].outputs[0].text
+    assert 'linear_forward: 1 / 3 points' in text
+    assert '[PASS] shapes (1 / 1)' in text and '[FAIL] values (0 / 2)' in text
+    assert 'out[0, 1] is 3.0, expected 2.5' in text
+    assert 'other item' not in text and 'nope' not in text
+
+
+def test_skipped_tests_are_marked_skipped():
+    tests = [{'name': 'on cuda', 'score': 0.0, 'max_score': 0.0, 'output': 'skipped on this machine',
+              'number': 'linear_forward'}]
+    text = plugin.item_messages('linear_forward', 3, 3, tests)
+    assert '[SKIP] on cuda (0 / 0)' in text and 'skipped on this machine' in text
+
+
+def test_answer_cells_and_plain_cells_are_left_alone():
+    answer = new_code_cell('YOUR ANSWER', outputs=[], metadata={'nbgrader': {
+        'grade': True, 'solution': True, 'locked': False, 'task': False,
+        'grade_id': 'q_code', 'points': 1, 'schema_version': 3}})
+    plain = new_code_cell('x = 1')
+    nb = new_notebook(cells=[answer, plain])
+    plugin.fill_grade_cells(nb, results_for({}))
+    assert answer.outputs == [] and plain.outputs == []
+
+
+def test_mismatched_results_refuse_to_grade():
+    nb = new_notebook(cells=[graded_cell('not_an_item', 3)])
+    with pytest.raises(plugin.GradingError, match='no item'):
+        plugin.fill_grade_cells(nb, results_for({}))
+    nb = new_notebook(cells=[graded_cell('linear_forward', 5)])
+    with pytest.raises(plugin.GradingError, match='worth 3 in the rubric'):
+        plugin.fill_grade_cells(nb, results_for({}))
+    with pytest.raises(plugin.GradingError, match='score'):
+        plugin.fill_grade_cells(new_notebook(cells=[graded_cell()]),
+                                results_for({'linear_forward': float('nan')}))
+
+
+def test_results_cached_per_submission_and_content(tmp_path):
+    shutil.copytree(RELEASE / 'scratchnn', tmp_path / 'scratchnn', ignore=IGNORE)
+    seen = []
+
+    def grade(folder, **options):
+        seen.append(folder)
+        return results_for({})
+
+    for _ in range(3):
+        plugin.submission_results(tmp_path, grade, device=None, workers=None)
+    assert seen == [tmp_path.resolve()]
+    (tmp_path / 'scratchnn' / 'layers.py').write_text('# changed\n')
+    plugin.submission_results(tmp_path, grade, device=None, workers=None)
+    assert len(seen) == 2
+
+
+def test_incomplete_results_grade_nothing(tmp_path):
+    (tmp_path / 'scratchnn').mkdir()
+    partial = results_for({})
+    del partial['items']['train_deep_batchnorm']
+    with pytest.raises(plugin.GradingError, match='train_deep_batchnorm'):
+        plugin.submission_results(tmp_path, lambda folder, **o: partial)
+
+
+def test_config_keeps_student_modules_and_replaces_execute():
+    from traitlets.config import PyFileConfigLoader
+    config = PyFileConfigLoader('nbgrader_config.py', path=str(REPO)).load_config()
+    assert config.CourseDirectory.source_directory == 'solutions'
+    assert config.CourseDirectory.release_directory == 'assignments'
+    assert config.Autograde.exclude_overwriting == {
+        ASSIGNMENT: [f'scratchnn/{m}.py' for m in STUDENT_MODULES]}
+    # every module a rubric item grades is one the student keeps
+    graded = {f.split('.')[0] for info in ITEMS.values() for f in info['functions']}
+    assert graded <= set(STUDENT_MODULES)
+    pps = config.Autograde.autograde_preprocessors
+    assert plugin.HarnessGrades in pps and not any(p.__name__ == 'Execute' for p in pps)
+    assert config.CourseDirectory.course_id == COURSE_ID
+
+
+# ----------------------------------------------------------- nbgrader courses
+
+def nbgrader(course, *args):
+    """Run an nbgrader command in the course folder; returns the process."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ['PATH']]))
+    return subprocess.run([sys.executable, '-m', 'nbgrader', *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def make_course(root, config_lines=(), plant_hidden_test=False):
+    """A course folder with the source, the repository's config and a gradebook
+    filled by generate_assignment. plant_hidden_test: add a hidden-test region
+    holding SECRET to the linear_forward cell first."""
+    course = root / 'course'
+    shutil.copytree(SOLUTIONS, course / 'solutions' / ASSIGNMENT, ignore=IGNORE)
+    if plant_hidden_test:
+        path = course / 'solutions' / ASSIGNMENT / ITEMS['linear_forward']['notebook']
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if c.metadata.get('nbgrader', {}).get('grade_id') == 'linear_forward')
+        cell.source += f'\n### BEGIN HIDDEN TESTS\nassert "{SECRET}"\n### END HIDDEN TESTS\n'
+        nbformat.write(nb, path)
+    (course / 'nbgrader_config.py').write_text('\n'.join([
+        'c = get_config()',
+        f'load_subconfig({str(REPO / "nbgrader_config.py")!r})',
+        f'c.CourseDirectory.root = {str(course)!r}',
+        *config_lines]) + '\n')
+    proc = nbgrader(course, 'generate_assignment', ASSIGNMENT, '--force')
+    assert proc.returncode == 0, proc.stderr
+    return course
+
+
+def submit(course, student, package):
+    """submitted/<student>/nn_from_scratch/: the released notebooks and `package`."""
+    folder = course / 'submitted' / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    for nb in RELEASE.glob('*.ipynb'):
+        shutil.copy(nb, folder)
+    shutil.copytree(package, folder / 'scratchnn', ignore=IGNORE)
+    return folder
+
+
+def auto_scores(course, student):
+    """{grade cell: auto_score} of the student's submission in the course gradebook."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f'sqlite:///{course / "gradebook.db"}', course_id=COURSE_ID) as gb:
+        submission = gb.find_submission(ASSIGNMENT, student)
+        return {g.name: g.auto_score for nb in submission.notebooks for g in nb.grades}
+
+
+def feedback_html(course, student):
+    folder = course / 'feedback' / student / ASSIGNMENT
+    return {p.name: p.read_text() for p in sorted(folder.glob('*.html'))}
+
+
+def hidden_suite_lines():
+    """Distinctive code lines of the hidden suites: none may reach a student."""
+    lines = set()
+    for path in (REPO / 'autograder').rglob('*.py'):
+        if 'suites' not in path.parts and path.name not in ('jobs.py',):
+            continue
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            # code, not a lone string literal or comment (messages may quote those)
+            if len(line) >= 25 and not line.startswith(('#', '"', "'", 'f"', "f'")) and '(' in line:
+                lines.add(line)
+    assert len(lines) > 50, 'no hidden suite source found to look for'
+    return lines
+
+
+FAKE_GRADER = '''
+import os, tomllib
+def grade_submission(folder, *, device=None, workers=None):
+    """Every item gets 2/3 of its points; one failing test per item."""
+    with open(os.path.join(os.path.dirname(__file__), 'calls.log'), 'a') as log:
+        log.write(str(folder) + "\\n")
+    with open({rubric!r}, 'rb') as f:
+        items = tomllib.load(f)['items']
+    scores = {{k: {{'score': v['points'] * 2 / 3, 'max_score': float(v['points'])}} for k, v in items.items()}}
+    tests = [{{'name': k + ' hidden case', 'score': 0.0, 'max_score': 1.0,
+               'output': 'FAKE-MESSAGE for ' + k, 'number': k}} for k in items]
+    return {{'score': sum(v['score'] for v in scores.values()), 'max_score': 100.0,
+             'tests': tests, 'items': scores}}
+'''
+
+
+@pytest.fixture(scope='module')
+def fake_course(tmp_path_factory):
+    """A course graded by FAKE_GRADER, autograded and with feedback, for two students."""
+    root = tmp_path_factory.mktemp('fake')
+    course = make_course(root, [
+        f'import sys; sys.path.insert(0, {str(root)!r})',
+        "c.HarnessGrades.grader = 'fake_harness:grade_submission'"], plant_hidden_test=True)
+    (root / 'fake_harness.py').write_text(FAKE_GRADER.format(rubric=str(REPO / 'autograder' / 'rubric.toml')))
+    submit(course, 'ann', RELEASE / 'scratchnn')
+    submit(course, 'ben', SOLUTIONS / 'scratchnn')
+    autograde = nbgrader(course, 'autograde', ASSIGNMENT, '--force')
+    feedback = nbgrader(course, 'generate_feedback', ASSIGNMENT, '--force')
+    return course, root, autograde, feedback
+
+
+@pytest.mark.slow
+def test_autograde_records_the_graders_scores(fake_course):
+    course, root, autograde, _ = fake_course
+    assert autograde.returncode == 0, autograde.stderr
+    for student in ('ann', 'ben'):
+        scores = auto_scores(course, student)
+        for item, info in ITEMS.items():
+            assert scores[item] == pytest.approx(info['points'] * 2 / 3, abs=1e-12)
+        # hand-graded answers: unanswered (the release text) gives 0, as in nbgrader
+        assert scores['q_relu_kink'] == 0
+
+
+@pytest.mark.slow
+def test_autograde_calls_the_grader_once_per_submission(fake_course):
+    course, root, _, _ = fake_course
+    calls = (root / 'calls.log').read_text().splitlines()
+    assert sorted(calls) == [str(course / 'autograded' / s / ASSIGNMENT) for s in ('ann', 'ben')]
+
+
+@pytest.mark.slow
+def test_autograde_keeps_student_modules_and_runs_no_cell(fake_course):
+    course, _, _, _ = fake_course
+    graded = course / 'autograded' / 'ann' / ASSIGNMENT
+    for module in STUDENT_MODULES:      # the blank release, not the solution
+        assert (graded / 'scratchnn' / f'{module}.py').read_text() == \
+            (RELEASE / 'scratchnn' / f'{module}.py').read_text()
+    for path in graded.glob('*.ipynb'):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != 'code':
+                continue
+            kinds = [(o.output_type, o.get('name')) for o in cell.outputs]
+            if plugin.is_autograded(cell):
+                assert kinds == [('stream', 'stdout'), ('execute_result', None)]
+            else:
+                assert kinds == []      # no notebook code ran
+
+
+@pytest.mark.slow
+def test_feedback_shows_messages_and_points_not_hidden_tests(fake_course):
+    course, _, _, feedback = fake_course
+    assert feedback.returncode == 0, feedback.stderr
+    pages = feedback_html(course, 'ann')
+    assert len(pages) == 5
+    text = '\n'.join(pages.values())
+    for item, info in ITEMS.items():
+        assert f'FAKE-MESSAGE for {item}' in text
+        assert f'{item}: {info["points"] * 2 / 3:g} / {info["points"]:g} points' in text
+        assert f'[FAIL] {item} hidden case (0 / 1)' in text
+    # the planted hidden test is in the autograded notebook (as in plain nbgrader) ...
+    autograded = (course / 'autograded' / 'ann' / ASSIGNMENT / ITEMS['linear_forward']['notebook']).read_text()
+    assert SECRET in autograded
+    # ... but never in the feedback (nbgrader #917)
+    assert SECRET not in text
+    leaked = [line for line in hidden_suite_lines() if line in text]
+    assert leaked == []
+
+
+@pytest.mark.slow
+def test_a_grader_that_fails_records_no_grade(tmp_path):
+    bad = tmp_path / 'bad_harness.py'
+    bad.write_text('def grade_submission(folder, **options):\n'
+                   '    return {"score": 0, "max_score": 100, "tests": [], "items": {}}\n')
+    course = make_course(tmp_path, [f'import sys; sys.path.insert(0, {str(tmp_path)!r})',
+                                    "c.HarnessGrades.grader = 'bad_harness:grade_submission'"])
+    submit(course, 'cat', SOLUTIONS / 'scratchnn')
+    proc = nbgrader(course, 'autograde', ASSIGNMENT, '--force')
+    assert proc.returncode != 0
+    assert 'incomplete' in proc.stderr
+    scores = auto_scores(course, 'cat')
+    # no item got a grade (nbgrader would give full points to an empty graded cell)
+    assert all(scores[item] is None for item in ITEMS)
+
+
+# ------------------------------------------------------------ the real harness
+
+def cli_grade(folder, out):
+    """Scores from `python -m autograder grade` on a submission folder."""
+    proc = subprocess.run([sys.executable, '-m', 'autograder', 'grade', str(folder), '--json', str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(out.read_text())
+
+
+# The real harness, through the demo pipeline's course (tests/conftest.py):
+# ada wrote the solution, ben handed in the blank release, cy made mistakes
+# and prints debugging output to stderr, eve is hostile.
+
+@pytest.mark.slow
+def test_autograde_scores_match_the_grade_command(demo_course, tmp_path):
+    course, _ = demo_course
+    for student in ('ben', 'cy'):
+        expected = cli_grade(course / 'submitted' / student / ASSIGNMENT, tmp_path / f'{student}.json')
+        scores = auto_scores(course, student)
+        for item in ITEMS:
+            assert scores[item] == pytest.approx(expected['items'][item]['score'], abs=1e-9), (student, item)
+    full = auto_scores(course, 'ada')
+    assert all(full[item] == ITEMS[item]['points'] for item in ITEMS)
+    assert sum(auto_scores(course, 'ben')[item] for item in ITEMS) == 0
+    # cy's mistakes cost points where they are: her own modules were graded, not the solution's
+    assert auto_scores(course, 'cy')['adam'] < ITEMS['adam']['points']
+
+
+@pytest.mark.slow
+def test_stderr_from_student_code_does_not_zero_a_cell(demo_course):
+    course, _ = demo_course
+    assert "file=_sys.stderr" in (course / 'submitted' / 'cy' / ASSIGNMENT / 'scratchnn' / 'layers.py').read_text()
+    scores = auto_scores(course, 'cy')
+    assert scores['linear_forward'] == ITEMS['linear_forward']['points']
+    for path in (course / 'autograded' / 'cy' / ASSIGNMENT).glob('*.ipynb'):
+        for cell in nbformat.read(path, as_version=4).cells:
+            assert not any(o.get('name') == 'stderr' for o in cell.get('outputs', []))
+
+
+@pytest.mark.slow
+def test_real_feedback_shows_messages_not_hidden_source(demo_course):
+    course, _ = demo_course
+    text = '\n'.join(feedback_html(course, 'cy').values())
+    assert f"adam: {auto_scores(course, 'cy')['adam']:g} / 3 points" in text
+    assert '[FAIL]' in text and '[PASS]' in text
+    leaked = [line for line in hidden_suite_lines() if line in text]
+    assert leaked == []

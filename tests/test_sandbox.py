@@ -1,0 +1,162 @@
+"""SandboxedStudent: student code runs in limited child processes, one per module,
+and every way it can fail becomes a StudentError of the right kind while the
+grader carries on with a fresh child."""
+import resource
+
+import pytest
+import torch
+
+from autograder import sandbox
+from autograder.sandbox import SandboxedStudent
+from autograder.student import Ref, StudentError
+from hostile import REPO, make_submission
+
+BWRAP, BWRAP_WHY = sandbox.bwrap_status()
+needs_bwrap = pytest.mark.skipif(
+    not BWRAP, reason=f"bubblewrap unavailable ({BWRAP_WHY}): without it student code CAN see "
+                      f"the repository and the network, so these isolation checks cannot hold")
+
+
+@pytest.fixture(scope='module')
+def hostile(tmp_path_factory):
+    """One sandboxed submission whose layers, optim, init and dropout each misbehave."""
+    submission = make_submission(tmp_path_factory.mktemp('hostile'),
+                                 ['loop', 'exit_in_call', 'memory', 'flood'])
+    with SandboxedStudent(submission, timeout=2.0) as student:
+        yield student
+
+
+@pytest.fixture(scope='module')
+def honest():
+    with SandboxedStudent(REPO / 'solutions' / 'nn_from_scratch') as student:
+        yield student
+
+
+def test_calls_return_copies_and_references(honest):
+    x, w, b = torch.randn(4, 3, 2), torch.randn(6, 5), torch.randn(5)
+    res = honest.call('layers.Linear.forward', x, w, b)
+    out, cache = res.value
+    assert torch.allclose(out, x.reshape(4, 6) @ w + b)
+    dx, dw, db = honest.call('layers.Linear.backward', torch.ones(4, 5), res.ref[1]).value
+    assert dx.shape == x.shape and torch.allclose(db, torch.full((5,), 4.0))
+    net = honest.call('layers.FullyConnectedNet', [7], input_dim=6, seed=0).ref
+    assert isinstance(net, Ref)
+    params = honest.getattr(net, 'params')
+    params['W1'] = torch.zeros(6, 7)
+    honest.setattr(net, 'params', params)
+    assert torch.equal(honest.getattr(net, 'params')['W1'], torch.zeros(6, 7))
+    assert honest.call_method(net, 'loss', torch.randn(3, 6)).value.shape == (3, 10)
+
+
+def test_each_module_gets_its_own_child(honest):
+    honest.call('optim.sgd', torch.ones(2), torch.ones(2))
+    honest.call('init.xavier_normal', 3, 4)
+    assert {'optim', 'init'} <= set(honest._children)
+    serials = {serial for serial, _ in honest._children.values()}
+    assert len(serials) == len(honest._children)
+
+
+def test_reseeding_per_test_makes_random_results_repeatable(honest):
+    draws = []
+    for name in ('test_a', 'test_a', 'test_b'):
+        honest.begin_test(name)
+        draws.append(honest.call('init.xavier_normal', 20, 30).value)
+    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
+
+
+def test_infinite_loop_times_out_and_the_module_goes_on(hostile):
+    with pytest.raises(StudentError) as err:
+        hostile.call('optim.sgd_momentum', torch.ones(3), torch.ones(3))
+    assert err.value.kind == 'timeout' and 'sgd_momentum' in str(err.value)
+    next_w, _ = hostile.call('optim.sgd', torch.ones(3), torch.ones(3)).value
+    assert torch.allclose(next_w, torch.full((3,), 0.99))
+
+
+def test_per_call_timeout_can_be_raised(hostile):
+    with hostile.timeout(0.5), pytest.raises(StudentError) as err:
+        hostile.call('optim.sgd_momentum', torch.ones(1), torch.ones(1))
+    assert err.value.kind == 'timeout' and '0.5 s' in str(err.value)
+
+
+def test_exit_inside_a_call_is_a_crash_and_a_fresh_child_follows(hostile):
+    res = hostile.call('layers.Linear.forward', torch.ones(2, 3), torch.ones(3, 4), torch.zeros(4))
+    with pytest.raises(StudentError) as err:
+        hostile.call('layers.ReLU.forward', torch.ones(2))
+    assert err.value.kind == 'crash' and 'exit' in str(err.value)
+    # The crashed child's values are gone; new calls work.
+    with pytest.raises(StudentError) as stale:
+        hostile.call('layers.Linear.backward', torch.ones(2, 4), res.ref[1])
+    assert stale.value.kind == 'crash'
+    out, _ = hostile.call('layers.Linear.forward', torch.ones(2, 3), torch.ones(3, 4),
+                          torch.zeros(4)).value
+    assert torch.equal(out, torch.full((2, 4), 3.0))
+
+
+def test_50_gb_is_a_memory_error(hostile):
+    with pytest.raises(StudentError) as err:
+        hostile.call('init.xavier_uniform', 3, 4)
+    assert err.value.kind == 'memory'
+    assert hostile.call('init.xavier_normal', 3, 4).value.shape == (3, 4)
+
+
+def test_printing_gigabytes_is_capped(hostile):
+    with pytest.raises(StudentError) as err:
+        hostile.call('dropout.Dropout.forward', torch.ones(3), {'p': 0.5, 'mode': 'train'})
+    assert 'output' in str(err.value)
+    logs = list(hostile.logs.glob('*.log'))
+    assert logs and max(p.stat().st_size for p in logs) <= sandbox.OUTPUT_BYTES
+    excerpt = hostile.output_excerpt(limit=500)
+    assert 'import-time chatter' in excerpt and len(excerpt) <= 520
+    # The grader process itself stayed small.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 2**20  # KiB: < 3 GiB
+
+
+def test_given_modules_are_the_trusted_ones_and_missing_modules_cost_their_items(tmp_path):
+    submission = make_submission(tmp_path)
+    (submission / 'scratchnn' / 'gradcheck.py').write_text("def rel_error(x, y): return 'forged'\n")
+    (submission / 'scratchnn' / '__init__.py').write_text("raise SystemExit('broken package')\n")
+    (submission / 'scratchnn' / 'optim.py').unlink()
+    with SandboxedStudent(submission, spares=0) as student:
+        assert isinstance(student.call('gradcheck.rel_error', torch.ones(2), torch.ones(2)).value,
+                          (float, torch.Tensor))
+        with pytest.raises(StudentError) as err:
+            student.call('optim.sgd', torch.ones(1), torch.ones(1))
+        assert err.value.kind == 'import' and 'missing' in str(err.value)
+        assert student.call('layers.ReLU.forward', -torch.ones(2)).value[0].sum() == 0
+
+
+def test_a_value_that_is_not_plain_data_is_refused(tmp_path):
+    submission = make_submission(tmp_path)
+    with open(submission / 'scratchnn' / 'layers.py', 'a') as f:
+        f.write("\n\nclass Sneaky(torch.Tensor):\n    pass\n\n\n"
+                "def sneaky():\n    return (torch.ones(2).as_subclass(Sneaky),)\n")
+    with SandboxedStudent(submission, spares=0) as student:
+        with pytest.raises(StudentError) as err:
+            student.call('layers.sneaky')
+        assert err.value.kind == 'bad_output'
+
+
+def test_without_bwrap_limits_still_apply_and_the_warning_is_loud(tmp_path):
+    submission = make_submission(tmp_path, ['memory'])
+    with SandboxedStudent(submission, sandbox='none', spares=0) as student:
+        assert student.sandbox.startswith('none (WARNING')
+        with pytest.raises(StudentError) as err:
+            student.call('init.xavier_uniform', 3, 4)
+        assert err.value.kind == 'memory'
+
+
+@needs_bwrap
+def test_student_code_sees_no_repository_no_submission_and_no_network(tmp_path):
+    submission = make_submission(tmp_path / 'alice', ['snoop'])
+    (tmp_path / 'gradebook.db').write_text('secret grades')
+    suites = sorted((REPO / 'autograder' / 'suites').glob('*.py'))
+    before = {p: p.read_bytes() for p in suites}
+    with SandboxedStudent(submission, spares=0) as student:
+        assert student.sandbox == 'bubblewrap'
+        secrets = [str(REPO), str(REPO / 'solutions'), str(REPO / 'autograder' / 'suites'),
+                   str(submission), str(tmp_path / 'gradebook.db'), '../../solutions']
+        seen = student.call('init.probe_paths', secrets).value
+        assert seen == {path: False for path in secrets}
+        assert student.call('init.rewrite_suites').value == 0
+        assert student.call('init.network').value != 'connected'
+    assert {p: p.read_bytes() for p in suites} == before

@@ -1,0 +1,44 @@
+"""Correct but unusual implementations in scratchnn/layers.py."""
+from mistakes import Case, Def
+
+S = ['test_layers.py']
+
+CASES = {
+    'linear_einsum_mm_view': Case({'layers': [
+        ("out = x.reshape(x.shape[0], -1) @ w + b",
+         "out = torch.einsum('nd,dm->nm', x.contiguous().view(x.shape[0], -1), w) + b"),
+        ("dx = (dout @ w.T).reshape(x.shape)\n        dw = x.reshape(x.shape[0], -1).T @ dout\n"
+         "        db = dout.sum(dim=0)",
+         "dx = torch.mm(dout, w.t()).view(*x.shape)\n"
+         "        dw = torch.mm(x.contiguous().view(x.shape[0], -1).t(), dout)\n"
+         "        db = torch.einsum('nm->m', dout)")]}, S),
+    'relu_where_and_cache_mask': Case({'layers': [
+        ("out = x.clamp(min=0)\n        cache = x",
+         "out = torch.where(x > 0, x, torch.zeros_like(x))\n        cache = x > 0"),
+        ("x = cache\n        dx = dout * (x > 0)", "dx = torch.where(cache, dout, torch.zeros_like(dout))")]}, S),
+    'softmax_logsumexp_scatter': Case({'layers': [Def('softmax_loss', '''
+def softmax_loss(x, y):
+    _checks.tensor("x", x, ndim=2)
+    _checks.labels(y, x.shape[0], x.shape[1])
+    y = y.to(torch.int64)
+    log_probs = x - x.logsumexp(dim=1, keepdim=True)
+    loss = -log_probs.gather(1, y[:, None]).sum() / x.shape[0]
+    onehot = torch.zeros_like(x).scatter_(1, y[:, None], 1.0)
+    dx = (log_probs.exp() - onehot) / x.shape[0]
+    return loss, dx
+''')]}, S),
+    'linear_in_float64_then_cast_back': Case({'layers': [
+        ("out = x.reshape(x.shape[0], -1) @ w + b",
+         "out = (x.reshape(x.shape[0], -1).double() @ w.double() + b.double()).to(x.dtype)")]}, S),
+    'fc_net_other_layer_loop': Case({'layers': [
+        # Regularization summed in one go, layers kept in a dict, the graph
+        # version of the batchnorm backward.
+        ("for i in range(1, L + 1):\n            W = self.params[f'W{i}']\n"
+         "            loss = loss + self.reg * (W * W).sum()\n"
+         "            grads[f'W{i}'] = grads[f'W{i}'] + 2 * self.reg * W",
+         "weights = {k: v for k, v in self.params.items() if k.startswith('W')}\n"
+         "        loss = loss + self.reg * sum((W ** 2).sum() for W in weights.values())\n"
+         "        for k, W in weights.items():\n"
+         "            grads[k] = grads[k] + self.reg * 2.0 * W"),
+        ("= BatchNorm.backward_alt(dh, norm_cache)", "= BatchNorm.backward(dh, norm_cache)")]}, S),
+}

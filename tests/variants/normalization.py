@@ -1,0 +1,59 @@
+"""Correct normalization layers derived or reshaped differently."""
+from mistakes import Case, Def
+
+S = ['test_normalization.py']
+
+CASES = {
+    'batchnorm_backward_other_derivations': Case({'normalization': [
+        Def('BatchNorm.backward', '''
+def backward(dout, cache):
+    # Through x_hat: dx = gamma / std * (dout - mean(dout) - x_hat * mean(dout * x_hat)).
+    x_hat, _, std, gamma = cache
+    dbeta = dout.sum(dim=0)
+    dgamma = (dout * x_hat).sum(dim=0)
+    dx = gamma / std * (dout - dout.mean(dim=0) - x_hat * (dout * x_hat).mean(dim=0))
+    return dx, dgamma, dbeta
+'''),
+        Def('BatchNorm.backward_alt', '''
+def backward_alt(dout, cache):
+    x_hat, xc, std, gamma = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(dim=0)
+    dgamma = (dout * x_hat).sum(dim=0)
+    inv = 1.0 / std
+    dx = (gamma * inv / N) * (N * dout - dbeta - xc * inv * dgamma)
+    return dx, dgamma, dbeta
+''')]}, S),
+    'groupnorm_and_spatial_by_reshape_tricks': Case({'normalization': [
+        ("groups = x.reshape(N, G, -1)\n        mean = groups.mean(dim=2, keepdim=True)\n"
+         "        xc = groups - mean\n        std = ((xc * xc).mean(dim=2, keepdim=True) + eps).sqrt()",
+         "groups = x.reshape(N * G, -1)\n"
+         "        var, mean = torch.var_mean(groups, dim=1, unbiased=False, keepdim=True)\n"
+         "        xc = (groups - mean).reshape(N, G, -1)\n"
+         "        std = (var + eps).sqrt().reshape(N, G, 1)"),
+        ("rows = x.permute(0, 2, 3, 1).reshape(-1, C)\n        out, cache = BatchNorm.forward",
+         "rows = x.transpose(0, 1).reshape(C, -1).T\n        out, cache = BatchNorm.forward"),
+        ("out = out.reshape(N, H, W, C).permute(0, 3, 1, 2)",
+         "out = out.T.reshape(C, N, H, W).transpose(0, 1)"),
+        ("rows = dout.permute(0, 2, 3, 1).reshape(-1, C)",
+         "rows = dout.transpose(0, 1).reshape(C, -1).T"),
+        ("dx = dx.reshape(N, H, W, C).permute(0, 3, 1, 2)",
+         "dx = dx.T.reshape(C, N, H, W).transpose(0, 1)")]}, S),
+    'layernorm_as_transposed_batchnorm': Case({'normalization': [
+        Def('LayerNorm.forward', '''
+def forward(x, gamma, beta, ln_param):
+    _checks.tensor("x", x, ndim=2)
+    _check_affine(x.shape[1], gamma, beta)
+    eps = ln_param.get('eps', 1e-5)
+    ones = torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+    x_hat_t, bn_cache = BatchNorm.forward(x.T, ones, ones * 0, {'mode': 'train', 'eps': eps})
+    out = gamma * x_hat_t.T + beta
+    return out, (x_hat_t.T, bn_cache, gamma)
+'''),
+        Def('LayerNorm.backward', '''
+def backward(dout, cache):
+    x_hat, bn_cache, gamma = cache
+    dx_t, _, _ = BatchNorm.backward_alt((dout * gamma).T, bn_cache)
+    return dx_t.T, (dout * x_hat).sum(dim=0), dout.sum(dim=0)
+''')]}, S),
+}
