@@ -18,6 +18,9 @@ c.CourseDirectory.course_id = 'nn_from_scratch'
 c.CourseDirectory.source_directory = 'solutions'
 c.CourseDirectory.release_directory = 'assignments'
 c.CourseDirectory.db_assignments = [dict(name='nn_from_scratch')]
+# nbgrader copies .py files into the release verbatim: this hook replaces the
+# package's solution blocks with stubs right after generate_assignment.
+c.GenerateAssignment.post_convert_hook = 'coursekit.release.stub_after_generate'
 # Notebooks run with the solutions in a few minutes; leave room for slow laptops.
 c.ExecutePreprocessor.timeout = 600
 c.Execute.timeout = 600

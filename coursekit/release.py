@@ -93,6 +93,23 @@ def _stub_package(package_dir):
         path.write_text(stub_source(path.read_text(), f'scratchnn/{path.name}'))
 
 
+def stub_after_generate(assignment, student, notebooks):
+    """nbgrader's post-convert hook of generate_assignment (nbgrader_config.py).
+
+    Stock `nbgrader generate_assignment` copies the package's .py files into
+    the release verbatim, solutions included. This stubs every copy of the
+    package beside the source, <root>/<release dir>/<assignment>/scratchnn, so
+    the stock command is as safe as `python -m coursekit release`.
+    """
+    if not notebooks:
+        return
+    source = Path(notebooks[0]).resolve().parent
+    root = source.parent.parent
+    for package in root.glob(f'*/{assignment}/scratchnn'):
+        if package.resolve() != source / 'scratchnn':
+            _stub_package(package)
+
+
 def _set_course_repo(folder, repo):
     """Write `repo` into the COURSE_REPO line of every notebook's setup cell.
 

@@ -3,10 +3,13 @@ themselves, graded cells that match the rubric, Colab links that match the
 course repository."""
 import ast
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -277,3 +280,26 @@ def test_course_repo_must_be_owner_slash_repo(tmp_path):
 def test_build_rejects_a_folder_without_the_package(tmp_path):
     with pytest.raises(FileNotFoundError, match='no scratchnn package'):
         release.build(tmp_path / 'out', source=tmp_path)
+
+
+@pytest.mark.slow
+def test_stock_nbgrader_generate_assignment_ships_no_solutions(tmp_path):
+    """An instructor running plain `nbgrader generate_assignment` in the course
+    gets stubs too: the config's post-convert hook strips the package."""
+    course = tmp_path / 'course'
+    shutil.copytree(SOLUTIONS, course / 'solutions' / 'nn_from_scratch',
+                    ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    (course / 'nbgrader_config.py').write_text(
+        f"c = get_config()\nload_subconfig({str(REPO / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n")
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ['PATH']]))
+    done = subprocess.run([sys.executable, '-m', 'nbgrader', 'generate_assignment', 'nn_from_scratch'],
+                          cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    released = course / 'assignments' / 'nn_from_scratch' / 'scratchnn'
+    for module in ('layers', 'dropout', 'normalization', 'init', 'optim'):
+        text = (released / f'{module}.py').read_text()
+        assert 'BEGIN SOLUTION' not in text and 'raise NotImplementedError("Implement' in text, module
+    solution = (SOLUTIONS / 'scratchnn' / 'layers.py').read_text()
+    assert 'out = x.reshape(x.shape[0], -1) @ w + b' in solution
+    assert 'out = x.reshape(x.shape[0], -1) @ w + b' not in (released / 'layers.py').read_text()

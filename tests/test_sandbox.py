@@ -153,7 +153,10 @@ def test_student_code_sees_no_repository_no_submission_and_no_network(tmp_path):
     before = {p: p.read_bytes() for p in suites}
     with SandboxedStudent(submission, spares=0) as student:
         assert student.sandbox == 'bubblewrap'
-        secrets = [str(REPO), str(REPO / 'solutions'), str(REPO / 'autograder' / 'suites'),
+        # Not REPO itself: a virtual environment inside the repository is bound
+        # into the sandbox at its own path, so that folder exists, holding only it.
+        secrets = [str(REPO / 'README.md'), str(REPO / '.git'), str(REPO / 'solutions'),
+                   str(REPO / 'autograder' / 'suites'),
                    str(submission), str(tmp_path / 'gradebook.db'), '../../solutions']
         seen = student.call('init.probe_paths', secrets).value
         assert seen == {path: False for path in secrets}

@@ -5,7 +5,10 @@ import glob as _glob
 import os as _os
 import socket as _socket
 
-SECRETS = ['@REPO@', '@REPO@/solutions/nn_from_scratch/scratchnn/init.py',
+# Not '@REPO@' itself: a virtual environment inside the repository is bound
+# into the sandbox at its own path, so the folder exists there, holding only it.
+SECRETS = ['@REPO@/solutions/nn_from_scratch/scratchnn/init.py', '@REPO@/solutions',
+           '@REPO@/README.md', '@REPO@/.git',
            '@REPO@/autograder/suites', '@REPO@/autograder/rubric.toml', '@REPO@/gradebook.db',
            '@SUBMISSION@', '../../solutions', '../../autograder/suites']
 
