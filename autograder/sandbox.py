@@ -52,7 +52,8 @@ STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
 GRADER_FILES = ('protocol.py', 'student.py', 'child.py', 'jobs.py')
 
 CALL_TIMEOUT = 20.0        # seconds per call, getattr, setattr
-JOB_TIMEOUT = 60.0         # seconds per trusted job (training runs take a few)
+JOB_TIMEOUT = 90.0         # seconds per trusted job: training runs take a few, and stop
+                           # themselves at their own time_limit_s (60 s) first
 START_TIMEOUT = 120.0      # seconds for a child to import torch and say ready
 # Seconds of timed-out calls one item may spend before its remaining calls
 # fail at once: a hanging function costs its item's points, not the class's

@@ -163,3 +163,41 @@ def test_student_code_sees_no_repository_no_submission_and_no_network(tmp_path):
         assert student.call('init.rewrite_suites').value == 0
         assert student.call('init.network').value != 'connected'
     assert {p: p.read_bytes() for p in suites} == before
+
+
+def test_a_module_that_hangs_at_import_fails_every_later_call_at_once(tmp_path):
+    """Importing it again would hang again: one timeout, then instant failures."""
+    import time
+    submission = make_submission(tmp_path)
+    optim = submission / 'scratchnn' / 'optim.py'
+    optim.write_text("while True:\n    pass\n" + optim.read_text())
+    with SandboxedStudent(submission, spares=0, timeout=3.0) as student:
+        with pytest.raises(StudentError) as first:
+            student.call('optim.sgd', torch.ones(2), torch.ones(2))
+        assert first.value.kind == 'timeout' and 'importing optim.py' in str(first.value)
+        started = time.monotonic()
+        with pytest.raises(StudentError) as again:
+            student.call('optim.adam', torch.ones(2), torch.ones(2))
+        assert time.monotonic() - started < 1.0
+        assert (again.value.kind, str(again.value)) == (first.value.kind, str(first.value))
+        assert student.call('layers.ReLU.forward', -torch.ones(2)).value[0].sum() == 0
+
+
+def test_an_item_out_of_its_timeout_budget_runs_no_more_calls(tmp_path, monkeypatch):
+    """A hanging function costs its item's points, not the class's grading time."""
+    import time
+    monkeypatch.setattr(sandbox, 'ITEM_TIMEOUT_BUDGET', 4.0)
+    submission = make_submission(tmp_path, ['loop'])   # sgd_momentum loops forever
+    with SandboxedStudent(submission, spares=0, timeout=2.0) as student:
+        student.begin_test('test_a', item='sgd_momentum')
+        for _ in range(2):   # 2 x 2 s of timeouts use up the budget
+            with pytest.raises(StudentError, match='did not finish'):
+                student.call('optim.sgd_momentum', torch.ones(2), torch.ones(2))
+        student.begin_test('test_b', item='sgd_momentum')
+        started = time.monotonic()
+        with pytest.raises(StudentError, match='ran out of time') as err:
+            student.call('optim.sgd_momentum', torch.ones(2), torch.ones(2))
+        assert err.value.kind == 'timeout' and time.monotonic() - started < 1.0
+        student.begin_test('test_c', item='sgd')   # another item still runs
+        assert torch.equal(student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0],
+                           torch.ones(2) - 1e-2)
