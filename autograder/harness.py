@@ -27,6 +27,7 @@ import pytest
 from . import rules
 from .sandbox import SandboxedStudent
 from .student import LocalStudent, StudentError
+from .submission import SubmissionError, read_submission
 
 HERE = Path(__file__).resolve().parent
 SUITES = HERE / 'suites'
@@ -61,6 +62,11 @@ def load_rubric(path=RUBRIC):
         rubric[item] = {'points': points, 'functions': list(spec.get('functions', [])),
                         'tests': tests}
     return rubric
+
+
+def student_modules(rubric):
+    """The student modules the rubric's items grade, e.g. ['dropout', 'layers', ...]."""
+    return sorted({f.partition('.')[0] for spec in rubric.values() for f in spec['functions']})
 
 
 # ---------------------------------------------------------------- failure messages
@@ -255,8 +261,6 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     Raises GradingError (or FileNotFoundError) only when it cannot grade.
     """
     submission_dir = Path(submission_dir)
-    if not (submission_dir / 'scratchnn').is_dir():
-        raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
     suites = Path(suites) if suites else SUITES
     if not any(suites.glob('test_*.py')):
         raise GradingError(f"no hidden suites (test_*.py) in {suites}")
@@ -264,7 +268,13 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     only_items = set(items) if items is not None else None
     if only_items is not None and only_items - set(the_rubric):
         raise GradingError(f"unknown items {sorted(only_items - set(the_rubric))}")
-    violations = rules.check_submission(submission_dir, the_rubric)
+    try:
+        submission = read_submission(submission_dir, student_modules(the_rubric))
+    except SubmissionError as e:
+        raise GradingError(str(e)) from None
+    if submission.empty:
+        raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
+    violations = rules.check_submission(submission, the_rubric)
     device = device or default_device()
     options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox}
     if timeout is not None:
@@ -272,7 +282,7 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     if sandbox == 'inprocess':
         student = LocalStudent(submission_dir / 'scratchnn')
     else:
-        student = SandboxedStudent(submission_dir, **options)
+        student = SandboxedStudent(submission, **options)
     try:
         plugin = _Harness(student, device, only_items)
         _run_suites([suites / f for f in suite_files] if suite_files else [suites], plugin)

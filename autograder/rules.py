@@ -11,7 +11,6 @@ module-level `import torch.nn as nn`, a helper function, a class body)
 costs every item of that module, since any student function may reach it.
 """
 import ast
-from pathlib import Path
 
 FORBIDDEN_MODULES = {'nn': 'torch.nn', 'autograd': 'torch.autograd', 'optim': 'torch.optim',
                      'func': 'torch.func', '_C': 'torch._C'}
@@ -164,7 +163,8 @@ def _functions(tree):
 
 
 def check_source(source, student_functions):
-    """Forbidden uses in one module's source.
+    """Forbidden uses in one module's source (str, or bytes decoded as Python
+    decodes a module: by its coding cookie).
 
     student_functions: qualnames of the module's graded functions.
     Returns {qualname or None: [(line, what)]}; None collects uses outside
@@ -194,9 +194,10 @@ def check_source(source, student_functions):
     return uses
 
 
-def check_submission(submission_dir, rubric_items):
+def check_submission(submission, rubric_items):
     """{item id: message} for every item a rule violation zeroes.
 
+    submission: a submission.Submission (the student modules' source bytes).
     rubric_items: {item id: {'functions': ['module.QualName', ...], ...}}.
     """
     by_module = {}
@@ -206,10 +207,10 @@ def check_submission(submission_dir, rubric_items):
             by_module.setdefault(module, {}).setdefault(qualname, []).append(item)
     messages = {}
     for module, functions in sorted(by_module.items()):
-        path = Path(submission_dir) / 'scratchnn' / f'{module}.py'
-        if not path.is_file():
+        source = submission.source(module)
+        if source is None:
             continue
-        uses = check_source(path.read_text(errors='replace'), set(functions))
+        uses = check_source(source, set(functions))
         for qualname, found in uses.items():
             where = f"{module}.{qualname}" if qualname else f"scratchnn/{module}.py outside " \
                                                             f"the functions you write"

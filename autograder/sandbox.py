@@ -42,6 +42,7 @@ from pathlib import Path
 
 from . import protocol
 from .student import Student, StudentError
+from .submission import Submission, read_submission
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -83,11 +84,12 @@ def trusted_package():
     raise SandboxError(f"no trusted scratchnn package with {TRUSTED_MODULES} in {TRUSTED_PACKAGES}")
 
 
-def assemble(submission_dir, dest):
+def assemble(submission, dest):
     """Build dest/scratchnn and dest/autograder for a child; returns dest.
 
-    A student module missing from the submission becomes one that raises
-    ImportError saying so, which costs only that module's items.
+    submission: a submission.Submission (the student modules, already read
+    without following links). A student module it lacks or refused becomes
+    one that raises ImportError saying why, which costs only that module's items.
     """
     dest = Path(dest)
     package, grader = dest / 'scratchnn', dest / 'autograder'
@@ -98,12 +100,10 @@ def assemble(submission_dir, dest):
         shutil.copyfile(source / f'{name}.py', package / f'{name}.py')
     (package / '__init__.py').write_text('"""scratchnn, assembled by the grader."""\n')
     for name in STUDENT_MODULES:
-        submitted = Path(submission_dir) / 'scratchnn' / f'{name}.py'
-        if submitted.is_file():
-            shutil.copyfile(submitted, package / f'{name}.py')
-        else:
-            (package / f'{name}.py').write_text(
-                f'raise ImportError("scratchnn/{name}.py is missing from the submission")\n')
+        code = submission.source(name)
+        if code is None:
+            code = f'raise ImportError({submission.problem(name)!r})\n'.encode()
+        (package / f'{name}.py').write_bytes(code)
     for name in GRADER_FILES:
         if (HERE / name).is_file():
             shutil.copyfile(HERE / name, grader / name)
@@ -350,18 +350,18 @@ class Child:
 class SandboxedStudent(Student):
     """A submission's code, run in sandboxed child processes (see the module docstring).
 
-    submission_dir: the student's assignment folder (holds scratchnn/).
+    submission: a submission.Submission, or the student's folder or zip (read
+    with submission.read_submission).
     sandbox: 'auto' (bwrap where it works, else limits only), 'bwrap' (required)
     or 'none'. device: the device tests grade on (None: CPU), for CUDA access.
     timeout / job_timeout: default wall-clock seconds per call / per job.
     spares: children kept starting ahead of need (0: start on demand).
     """
 
-    def __init__(self, submission_dir, *, sandbox='auto', device=None, timeout=CALL_TIMEOUT,
+    def __init__(self, submission, *, sandbox='auto', device=None, timeout=CALL_TIMEOUT,
                  job_timeout=JOB_TIMEOUT, memory_bytes=MEMORY_BYTES, spares=1):
-        scratchnn = Path(submission_dir) / 'scratchnn'
-        if not scratchnn.is_dir():
-            raise FileNotFoundError(f"{submission_dir} has no scratchnn folder to grade")
+        if not isinstance(submission, Submission):
+            submission = read_submission(submission, STUDENT_MODULES)
         self.device, self.default_timeout, self.job_timeout = device, timeout, job_timeout
         self.memory_bytes, self.spares = memory_bytes, spares
         cuda = bool(device) and str(device).startswith('cuda')
@@ -371,7 +371,7 @@ class SandboxedStudent(Student):
         self.use_bwrap = works
         self.warning = None if works else sandbox_warning(why)
         self._tmp = tempfile.TemporaryDirectory(prefix='grader-')
-        self.root = assemble(submission_dir, Path(self._tmp.name) / 'sandbox')
+        self.root = assemble(submission, Path(self._tmp.name) / 'sandbox')
         self.logs = Path(self._tmp.name) / 'logs'
         self.logs.mkdir()
         self._serial = 0

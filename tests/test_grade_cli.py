@@ -36,7 +36,7 @@ def test_a_zero_grade_still_exits_0_and_no_grade_exits_2(tmp_path):
     assert done.returncode == 0 and json.loads((tmp_path / 'r.json').read_text())['score'] == 0
     assert 'not implemented' in done.stdout
     missing = run_grade(tmp_path / 'nowhere')
-    assert missing.returncode == 2 and 'no scratchnn folder' in missing.stderr
+    assert missing.returncode == 2 and 'nowhere does not exist' in missing.stderr
 
 
 RUBRIC = {'a': {'points': Fraction(3), 'functions': [], 'tests': None},

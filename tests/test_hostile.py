@@ -88,6 +88,23 @@ def test_snooping_module_finds_nothing_and_grades_honestly(tmp_path):
     assert {p: p.read_bytes() for p in suites} == before
 
 
+def test_modules_linked_to_the_solutions_earn_nothing(tmp_path):
+    """A package of symlinks into the course's own solutions (or another
+    student's folder) is refused module by module, never graded as the student's."""
+    submission = make_submission(tmp_path / 'links')
+    package = submission / 'scratchnn'
+    (package / 'layers.py').unlink()
+    (package / 'layers.py').symlink_to(REFERENCE / 'layers.py')
+    (package / 'optim.py').unlink()
+    (package / 'optim.py').hardlink_to(make_submission(tmp_path / 'other') / 'scratchnn' / 'optim.py')
+    results = grade(submission, ['linear_forward', 'sgd', 'xavier_normal'])
+    assert item_scores(results) == {'linear_forward': 0, 'sgd': 0,
+                                    'xavier_normal': RUBRIC['xavier_normal']['points']}
+    outputs = {t['number']: t['output'] for t in results['tests']}
+    assert 'scratchnn/layers.py is a symbolic link; submit the file itself' in outputs['linear_forward']
+    assert 'scratchnn/optim.py is a hard link' in outputs['sgd']
+
+
 def test_a_rule_violation_zeroes_its_item_with_a_clear_message(tmp_path):
     results = grade(make_submission(tmp_path, ['forbidden']), ['rmsprop', 'sgd'])
     assert results['items']['rmsprop']['score'] == 0

@@ -1,0 +1,311 @@
+"""A submission is data: the student's modules, read without following a link.
+
+    sub = read_folder('submitted/ada/nn_from_scratch', ['layers', 'optim'])
+    sub = read_zip('ada.zip', ['layers', 'optim'])
+    sub.sources['layers']      # the bytes of scratchnn/layers.py
+    sub.problems['optim']      # why optim.py was refused or is missing
+
+Nothing here follows a symbolic link, opens a device or a FIFO, or reads a
+file shared through a hard link: a submission (a folder, a zip) is made by
+the student, and a link in it could make the grader read the course's
+solutions or another student's work as this student's own. Such a module is
+refused with a message for the student and costs only that module's items;
+the other modules are graded as usual.
+
+Where the modules are: in `scratchnn/` at the top of the submission or
+below it (`nn_from_scratch/scratchnn/` from nbgrader, a folder the zip
+wraps everything in), or the modules themselves at the top (an upload of
+the five files). Two candidates for one module is an error for that module,
+never a silent choice.
+"""
+import os
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+PACKAGE = 'scratchnn'
+MAX_MODULE_BYTES = 1 << 20     # a module of a megabyte is not hand-written code
+MAX_DEPTH = 3                  # how deep below the submission scratchnn/ may sit
+MAX_ENTRIES = 20_000           # directory entries (or zip members) looked at, at most
+MAX_ZIP_BYTES = 512 << 20      # a zip larger than this is refused unread
+SKIPPED_DIRS = {'__MACOSX', '__pycache__', '.ipynb_checkpoints', '.git'}
+
+
+class SubmissionError(Exception):
+    """The submission as a whole cannot be read (not a folder, not a zip, too big)."""
+
+
+@dataclass
+class Submission:
+    """The student modules of one submission.
+
+    sources: {module name: source bytes} of every module read.
+    problems: {module name: message for the student} of every module found
+        but refused (a link, two copies, too big); a module in neither is missing.
+    notes: remarks on the submission as a whole (files ignored, ...).
+    """
+    sources: dict = field(default_factory=dict)
+    problems: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def source(self, module):
+        """The module's source bytes, or None when it was not read."""
+        return self.sources.get(module)
+
+    def problem(self, module):
+        """Why the module was not read (None when it was), for the student."""
+        if module in self.sources:
+            return None
+        return self.problems.get(module, f"{PACKAGE}/{module}.py is missing from the submission")
+
+    @property
+    def empty(self):
+        """True when no student module was found at all."""
+        return not self.sources and not self.problems
+
+
+# ---------------------------------------------------------------- where the modules are
+
+def _candidates(paths, modules):
+    """{module: [relative path, ...]} of the places each module may be, from
+    every relative path (a PurePosixPath) the submission holds."""
+    found = {m: [] for m in modules}
+    for path in paths:
+        stem, parent = path.stem, path.parent
+        if path.suffix != '.py' or stem not in found:
+            continue
+        in_package = parent.name == PACKAGE and len(parent.parts) <= MAX_DEPTH
+        at_top = parent == PurePosixPath('.')
+        if in_package or at_top:
+            found[stem].append(path)
+    return found
+
+
+def _choose(found, modules):
+    """(chosen {module: path}, problems {module: message}). Copies inside a
+    scratchnn/ folder win over loose copies at the top (a student's scratch
+    files beside the package); two copies of the same standing are an error."""
+    chosen, problems = {}, {}
+    for module in modules:
+        places = found.get(module, [])
+        in_package = [p for p in places if p.parent.name == PACKAGE]
+        places = sorted(in_package or places, key=str)
+        if len(places) > 1:
+            listed = ', '.join(str(p) for p in places[:3])
+            problems[module] = (f"the submission holds {len(places)} copies of {module}.py "
+                                f"({listed}); submit exactly one")
+        elif places:
+            chosen[module] = places[0]
+    return chosen, problems
+
+
+# ---------------------------------------------------------------- folders
+
+def _walk(root_fd, limit):
+    """(relative paths of regular-looking entries, notes), walking from the
+    open directory root_fd without following any link, at most MAX_DEPTH+1 deep."""
+    paths, notes, seen = [], [], 0
+    stack = [(PurePosixPath('.'), os.dup(root_fd))]
+    while stack:
+        rel, fd = stack.pop()
+        try:
+            names = sorted(os.listdir(fd))
+            for name in names:
+                seen += 1
+                if seen > limit:
+                    notes.append(f"the submission has more than {limit} files; only the "
+                                 f"first {limit} were looked at")
+                    return paths, notes
+                child = rel / name
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    if name in SKIPPED_DIRS or len(child.parts) > MAX_DEPTH:
+                        continue
+                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                    stack.append((child, sub))
+                else:
+                    paths.append(child)
+        finally:
+            os.close(fd)
+    return paths, notes
+
+
+def _open_below(root_fd, path):
+    """A file descriptor of root/path, opened without following a link at
+    any step, or raises _Refused saying what is wrong."""
+    fd = os.dup(root_fd)
+    try:
+        for part in path.parts[:-1]:
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                raise _Refused(f"{part}/ (holding {path.name}) is a symbolic link or not a "
+                               f"folder; submit the folder itself") from None
+            os.close(fd)
+            fd = nxt
+        st = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+        _check_regular(st, path)
+        # O_NONBLOCK: opening a FIFO that appeared since the stat never blocks.
+        return os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _check_regular(st, path):
+    """Raise _Refused unless st is a plain file of a sane size, not shared by a hard link."""
+    name = str(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise _Refused(f"{name} is a symbolic link; submit the file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise _Refused(f"{name} is not a regular file (a device, pipe or socket); "
+                       f"submit the file itself")
+    if st.st_nlink > 1:
+        raise _Refused(f"{name} is a hard link to another file; submit the file itself")
+    if st.st_size > MAX_MODULE_BYTES:
+        raise _Refused(f"{name} is {st.st_size} bytes, more than the {MAX_MODULE_BYTES} "
+                       f"a module may have")
+
+
+def _read_fd(fd, path):
+    """The bytes of an open file, rechecked after opening (it may have changed)."""
+    with os.fdopen(fd, 'rb') as f:
+        _check_regular(os.fstat(f.fileno()), path)
+        data = f.read(MAX_MODULE_BYTES + 1)
+    if len(data) > MAX_MODULE_BYTES:
+        raise _Refused(f"{str(path)} is more than the {MAX_MODULE_BYTES} bytes a module "
+                       f"may have")
+    return data
+
+
+def read_folder(folder, modules):
+    """The Submission of the student modules (names, without .py) in folder.
+
+    folder itself is named by the grader (trusted); everything below it is
+    the student's. Raises SubmissionError when folder is not a folder.
+    """
+    folder = Path(folder)
+    try:
+        root = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise SubmissionError(f"{folder} does not exist") from None
+    except NotADirectoryError:
+        raise SubmissionError(f"{folder} is not a folder (nor a .zip)") from None
+    except OSError as e:
+        raise SubmissionError(f"{folder} cannot be read ({e.strerror or e})") from None
+    try:
+        paths, notes = _walk(root, MAX_ENTRIES)
+        chosen, problems = _choose(_candidates(paths, modules), modules)
+        sub = Submission(problems=problems, notes=notes)
+        for module, path in chosen.items():
+            try:
+                sub.sources[module] = _read_fd(_open_below(root, path), path)
+            except _Refused as e:
+                sub.problems[module] = str(e)
+            except OSError as e:
+                sub.problems[module] = f"{str(path)} could not be read ({e.strerror or e})"
+        return sub
+    finally:
+        os.close(root)
+
+
+# ---------------------------------------------------------------- zips
+
+def _zip_path(info):
+    """The member's path as a relative PurePosixPath, or None if it is unsafe."""
+    name = info.filename.replace('\\', '/')
+    path = PurePosixPath(name)
+    if path.is_absolute() or '..' in path.parts or not path.parts or ':' in path.parts[0]:
+        return None
+    return path
+
+
+def _zip_kind(info):
+    """'dir', 'file', 'link' or 'special' from the member's Unix mode bits."""
+    if info.is_dir():
+        return 'dir'
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind in (0, stat.S_IFREG):
+        return 'file'   # zips made on Windows carry no Unix file type: plain files
+    if kind == stat.S_IFLNK:
+        return 'link'
+    return 'special'
+
+
+def read_zip(zip_path, modules):
+    """The Submission of the student modules in a zip, read in memory.
+
+    Members that are links or special files are refused (a module that is
+    one costs that module); unsafe paths ('..', absolute) are never used.
+    Raises SubmissionError when the file is not a readable zip.
+    """
+    zip_path = Path(zip_path)
+    try:
+        size = os.stat(zip_path, follow_symlinks=False)
+    except OSError as e:
+        raise SubmissionError(f"{zip_path} cannot be read ({e.strerror or e})") from None
+    if not stat.S_ISREG(size.st_mode):
+        raise SubmissionError(f"{zip_path} is not a regular file")
+    if size.st_size > MAX_ZIP_BYTES:
+        raise SubmissionError(f"{zip_path} is {size.st_size} bytes, more than the "
+                              f"{MAX_ZIP_BYTES} a submission zip may have")
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(f"{zip_path.name} is not a valid zip file ({e})") from None
+    with archive:
+        infos = archive.infolist()
+        notes = []
+        if len(infos) > MAX_ENTRIES:
+            notes.append(f"the zip has {len(infos)} members; only the first {MAX_ENTRIES} "
+                         f"were looked at")
+            infos = infos[:MAX_ENTRIES]
+        members, unsafe = {}, 0
+        for info in infos:
+            path = _zip_path(info)
+            if path is None:
+                unsafe += 1
+                continue
+            if SKIPPED_DIRS.intersection(path.parts[:-1]) or _zip_kind(info) == 'dir':
+                continue
+            members[path] = info
+        if unsafe:
+            notes.append(f"{unsafe} member(s) of the zip with unsafe paths ('..' or absolute) "
+                         f"were ignored")
+        chosen, problems = _choose(_candidates(members, modules), modules)
+        sub = Submission(problems=problems, notes=notes)
+        for module, path in chosen.items():
+            info = members[path]
+            kind = _zip_kind(info)
+            if kind == 'link':
+                sub.problems[module] = f"{str(path)} is a symbolic link; submit the file itself"
+            elif kind == 'special':
+                sub.problems[module] = f"{str(path)} is not a regular file; submit the file itself"
+            elif info.file_size > MAX_MODULE_BYTES:
+                sub.problems[module] = (f"{str(path)} is {info.file_size} bytes, more than "
+                                        f"the {MAX_MODULE_BYTES} a module may have")
+            else:
+                try:
+                    with archive.open(info) as f:
+                        data = f.read(MAX_MODULE_BYTES + 1)
+                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
+                    sub.problems[module] = f"{str(path)} could not be read from the zip ({e})"
+                    continue
+                if len(data) > MAX_MODULE_BYTES:
+                    sub.problems[module] = (f"{str(path)} is more than the "
+                                            f"{MAX_MODULE_BYTES} bytes a module may have")
+                else:
+                    sub.sources[module] = data
+        return sub
+
+
+def read_submission(path, modules):
+    """The Submission at path: a zip file, or a folder (see read_folder)."""
+    path = Path(path)
+    if path.suffix.lower() == '.zip' and not path.is_dir():
+        return read_zip(path, modules)
+    return read_folder(path, modules)

@@ -1,0 +1,111 @@
+"""A submission is data (autograder/submission.py): modules are found in every
+layout students hand in, and nothing in a folder or a zip makes the grader
+follow a link, open a device or a FIFO, or read a file shared by a hard link."""
+import os
+import stat
+import zipfile
+
+import pytest
+
+from autograder.submission import MAX_MODULE_BYTES, SubmissionError, read_folder, read_zip, read_submission
+
+MODULES = ['layers', 'optim']
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_modules_are_found_in_every_layout(tmp_path):
+    write(tmp_path / 'plain' / 'scratchnn' / 'layers.py', 'L = 1\n')
+    write(tmp_path / 'nbgrader' / 'nn_from_scratch' / 'scratchnn' / 'layers.py', 'L = 2\n')
+    write(tmp_path / 'loose' / 'layers.py', 'L = 3\n')
+    for name, want in (('plain', b'L = 1\n'), ('nbgrader', b'L = 2\n'), ('loose', b'L = 3\n')):
+        sub = read_folder(tmp_path / name, MODULES)
+        assert sub.sources == {'layers': want}
+        assert sub.problem('optim') == 'scratchnn/optim.py is missing from the submission'
+        assert not sub.empty
+    assert read_folder(write(tmp_path / 'none' / 'notes.txt', '').parent, MODULES).empty
+
+
+def test_the_package_wins_over_loose_copies_and_two_packages_are_refused(tmp_path):
+    write(tmp_path / 'a' / 'layers.py', 'scratch\n')
+    write(tmp_path / 'a' / 'scratchnn' / 'layers.py', 'real\n')
+    assert read_folder(tmp_path / 'a', MODULES).sources == {'layers': b'real\n'}
+    write(tmp_path / 'b' / 'x' / 'scratchnn' / 'layers.py', 'one\n')
+    write(tmp_path / 'b' / 'y' / 'scratchnn' / 'layers.py', 'two\n')
+    sub = read_folder(tmp_path / 'b', MODULES)
+    assert 'layers' not in sub.sources and '2 copies of layers.py' in sub.problem('layers')
+
+
+def test_links_devices_and_fifos_are_refused_and_cost_only_their_module(tmp_path):
+    secret = write(tmp_path / 'course' / 'solution.py', 'SOLUTION = True\n')
+    package = tmp_path / 'sub' / 'scratchnn'
+    write(package / 'optim.py', 'honest = 1\n')
+    os.symlink(secret, package / 'layers.py')
+    sub = read_folder(tmp_path / 'sub', MODULES)
+    assert sub.sources == {'optim': b'honest = 1\n'}
+    assert sub.problem('layers') == 'scratchnn/layers.py is a symbolic link; submit the file itself'
+
+    os.unlink(package / 'layers.py')
+    os.link(secret, package / 'layers.py')
+    assert 'is a hard link' in read_folder(tmp_path / 'sub', MODULES).problem('layers')
+
+    os.unlink(package / 'layers.py')
+    os.mkfifo(package / 'layers.py')   # a FIFO would block a reader forever
+    assert 'not a regular file' in read_folder(tmp_path / 'sub', MODULES).problem('layers')
+    assert secret.read_text() == 'SOLUTION = True\n'
+
+
+def test_a_linked_package_folder_is_refused(tmp_path):
+    write(tmp_path / 'other' / 'scratchnn' / 'layers.py', 'someone else\n')
+    (tmp_path / 'sub').mkdir()
+    os.symlink(tmp_path / 'other' / 'scratchnn', tmp_path / 'sub' / 'scratchnn')
+    sub = read_folder(tmp_path / 'sub', MODULES)
+    assert sub.sources == {}   # a linked folder is not walked into: nothing is read
+
+
+def test_an_oversized_module_is_refused(tmp_path):
+    write(tmp_path / 'scratchnn' / 'layers.py', 'x' * (MAX_MODULE_BYTES + 1))
+    assert 'bytes' in read_folder(tmp_path, MODULES).problem('layers')
+
+
+def make_zip(path, members):
+    """members: [(name, data, unix mode)]."""
+    with zipfile.ZipFile(path, 'w') as z:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            z.writestr(info, data)
+    return path
+
+
+def test_zips_are_read_in_memory_and_their_links_refused(tmp_path):
+    archive = make_zip(tmp_path / 'sub.zip', [
+        ('nn_from_scratch/scratchnn/optim.py', 'honest = 1\n', stat.S_IFREG | 0o644),
+        ('nn_from_scratch/scratchnn/layers.py', '/srv/course/solutions/layers.py', stat.S_IFLNK | 0o777),
+        ('__MACOSX/nn_from_scratch/scratchnn/._optim.py', 'junk', stat.S_IFREG | 0o644),
+        ('../../etc/cron.d/evil', 'x', stat.S_IFREG | 0o644),
+    ])
+    sub = read_zip(archive, MODULES)
+    assert sub.sources == {'optim': b'honest = 1\n'}
+    assert sub.problem('layers').endswith('is a symbolic link; submit the file itself')
+    assert any('unsafe paths' in note for note in sub.notes)
+    assert read_submission(archive, MODULES).sources == sub.sources
+    assert not (tmp_path.parent / 'etc').exists()
+
+
+def test_a_zip_without_unix_modes_is_plain_files(tmp_path):
+    archive = make_zip(tmp_path / 'win.zip', [('scratchnn\\layers.py', 'L = 1\n', 0)])
+    assert read_zip(archive, MODULES).sources == {'layers': b'L = 1\n'}
+
+
+def test_what_cannot_be_read_at_all_is_a_clear_error(tmp_path):
+    with pytest.raises(SubmissionError, match='does not exist'):
+        read_folder(tmp_path / 'nowhere', MODULES)
+    with pytest.raises(SubmissionError, match='not a valid zip'):
+        read_zip(write(tmp_path / 'bad.zip', 'not a zip'), MODULES)
+    with pytest.raises(SubmissionError, match='not a folder'):
+        read_folder(write(tmp_path / 'file.txt', ''), MODULES)
