@@ -1,0 +1,211 @@
+"""Forward and backward passes graded from a table: a spec per layer (its
+targets, tensor inputs, oracle and items) and cases (inputs and options),
+fed to the generic checks below. The suites parametrize their tests with
+`params(...)`.
+
+What each check grants (a mistake costs its own item once):
+- a forward pass earns its points when its output is the oracle's, or, for
+  a layer the contract builds from other layers (Linear_ReLU,
+  SpatialBatchNorm), the same layers of the student's own composed as the
+  contract says (a wrong Linear costs linear_forward, not Linear_ReLU too);
+- a backward pass earns its points when its gradients are the true layer's,
+  or exact for the student's own forward (central differences in float64),
+  or the composition of the student's own backward passes. When none holds
+  and the student's forward is wrong as well, the failure names the forward
+  item as its cause.
+"""
+import functools
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import pytest
+import torch
+
+from autograder.suites import oracles as O
+from autograder.suites.checks import (F64, FD_TOL, GRAD_TOL, VALUE_TOL, Reference, backward,
+                                      expect_match, expect_tensor, expect_unchanged, forward,
+                                      is_close, own_forward_errors)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer of the contract: `forward(*tensors, *extra) -> (out, cache)`,
+    `backward(dout, cache) -> gradients of the tensors`."""
+    name: str                        # 'BatchNorm', as in messages: 'BatchNorm.forward'
+    module: str                      # the student module: 'normalization'
+    forward_item: str
+    backward_item: str
+    inputs: tuple                    # the tensor inputs, in call order: ('x', 'gamma', 'beta')
+    oracle: Callable                 # oracle(*tensors, **case.oracle_options) -> out
+    extra: Callable = lambda options: ()    # the arguments after the tensors (a fresh bn_param...)
+    backward_method: str = 'backward'
+    # The contract's compositions of the student's own parts:
+    # by_parts(student, tensors, options, dout) -> [(label, thunk)], thunk() -> (out, {name: grad}),
+    # the gradients None when dout is None.
+    by_parts: Optional[Callable] = None
+
+    @property
+    def forward_target(self):
+        return f'{self.module}.{self.name}.forward'
+
+    @property
+    def backward_target(self):
+        return f'{self.module}.{self.name}.{self.backward_method}'
+
+    def call_forward(self, student, tensors, options):
+        return forward(student, self.forward_target,
+                       *[tensors[n] for n in self.inputs], *self.extra(options))
+
+    def call_backward(self, student, dout, cache):
+        """({'dx': ..., 'dw': ...}, Result): the gradient of each tensor input."""
+        return backward(student, self.backward_target, dout, cache, self.grad_names)
+
+    @property
+    def grad_names(self):
+        return tuple(f'd{n}' for n in self.inputs)
+
+
+@dataclass(frozen=True)
+class Case:
+    """Inputs of one check: `tensors()` -> {name: float64 tensor} (fresh each call)."""
+    id: str                          # for test ids: '4d-input'
+    what: str                        # for messages: 'x of shape (2, 3, 4, 5)'
+    tensors: Callable
+    options: dict = field(default_factory=dict)   # eps, mode, G... (see Layer.extra)
+    numeric: bool = True             # may the gradient follow central differences? (not at kinks)
+
+    @property
+    def oracle_options(self):
+        return {k: v for k, v in self.options.items() if k in ('eps', 'G')}
+
+
+def forward_params(pairs):
+    """pytest params for (layer, case) pairs of forward checks, marked with the
+    layer's forward item, with ids 'Layer-case'."""
+    return [pytest.param(layer, case, id=f'{layer.name}-{case.id}',
+                         marks=pytest.mark.item(layer.forward_item)) for layer, case in pairs]
+
+
+def backward_params(pairs):
+    """pytest params for (layer, case) pairs of backward checks, marked with the
+    layer's backward item, with ids 'Layer.method-case'."""
+    return [pytest.param(layer, case, id=f'{layer.name}.{layer.backward_method}-{case.id}',
+                         marks=pytest.mark.item(layer.backward_item)) for layer, case in pairs]
+
+
+def _seed(case):
+    return zlib.crc32(case.id.encode()) % 100_000
+
+
+def _dout(out_shape, case):
+    """The upstream gradient of a case; non-contiguous when the case says so."""
+    dout = O.randn(*out_shape, seed=_seed(case) + 7)
+    return O.non_contiguous(dout) if case.options.get('non_contiguous_dout') else dout
+
+
+def _compositions(student, layer, tensors, options, dout):
+    """[(label, thunk)] of the layer's compositions of the student's own parts,
+    each computed at most once, and only when asked for."""
+    if layer.by_parts is None:
+        return []
+    return [(label, functools.cache(thunk))
+            for label, thunk in layer.by_parts(student, tensors, options, dout)]
+
+
+def _described(layer, case, method='forward'):
+    return f"{layer.name}.{method} for {case.what}"
+
+
+# ---------------------------------------------------------------- the checks
+
+def check_forward(student, layer, case):
+    """The output is the oracle's, or the composition of the student's own parts."""
+    tensors = case.tensors()
+    out, _, _ = layer.call_forward(student, tensors, case.options)
+    references = [Reference('the true layer',
+                            lambda: {'out': layer.oracle(*tensors.values(), **case.oracle_options)},
+                            VALUE_TOL)]
+    for label, parts in _compositions(student, layer, tensors, case.options, None):
+        references.append(Reference(label, lambda parts=parts: {'out': parts()[0]}, VALUE_TOL))
+    expect_match(_described(layer, case), {'out': out}, references)
+
+
+def check_backward(student, layer, case):
+    """The gradients are the true layer's, or exact for the student's own
+    forward, or the composition of the student's own backward passes."""
+    tensors = case.tensors()
+    out, cache, _ = layer.call_forward(student, tensors, case.options)
+    expect_tensor(out, f"{_described(layer, case)}: out")
+    dout = _dout(out.shape, case)
+    grads, _ = layer.call_backward(student, dout, cache)
+    want_out, want = O.autograd(lambda *ts: layer.oracle(*ts, **case.oracle_options),
+                                list(tensors.values()), dout)
+    references = [Reference('the true layer', lambda: dict(zip(layer.grad_names, want)), GRAD_TOL)]
+    if case.numeric:
+        def own():
+            errors = own_forward_errors(
+                lambda ins: layer.call_forward(student, dict(zip(tensors, ins)), case.options)[0],
+                tensors, {n: grads[f'd{n}'] for n in tensors}, dout, seed=_seed(case),
+                what=f"your {layer.name}.forward")
+            return {f'd{n}': e for n, e in errors.items()}
+        references.append(Reference('a numeric gradient of your own forward pass', own, FD_TOL,
+                                    errors=True))
+    for label, parts in _compositions(student, layer, tensors, case.options, dout):
+        references.append(Reference(label, lambda parts=parts: parts()[1], GRAD_TOL))
+    forward_ok = isinstance(out, torch.Tensor) and out.shape == want_out.shape and is_close(
+        out, want_out, VALUE_TOL)
+    caused_by, note = None, ''
+    if not forward_ok and layer.forward_item != layer.backward_item:
+        caused_by = layer.forward_item
+        note = (f"; your {layer.name}.forward is wrong too (see {layer.forward_item}): "
+                "fix it first, then this backward pass can be checked on its own")
+    expect_match(_described(layer, case, layer.backward_method), grads, references, caused_by, note)
+
+
+def check_forward_leaves_inputs(student, layer, case):
+    """The forward pass leaves its tensor inputs unchanged."""
+    tensors = case.tensors()
+    _, _, res = layer.call_forward(student, tensors, case.options)
+    for (name, before), after in zip(tensors.items(), res.args):
+        expect_unchanged(after, before, f"{layer.name}.forward: {name}")
+
+
+def check_backward_leaves_dout(student, layer, case):
+    """The backward pass leaves dout unchanged."""
+    tensors = case.tensors()
+    out, cache, _ = layer.call_forward(student, tensors, case.options)
+    expect_tensor(out, f"{_described(layer, case)}: out")
+    dout = _dout(out.shape, case)
+    _, res = layer.call_backward(student, dout, cache)
+    expect_unchanged(res.args[0], dout, f"{layer.name}.{layer.backward_method}: dout")
+
+
+def dtype_device_cases():
+    """(device, dtype) pairs every layer is checked on besides float64 CPU."""
+    return [('cpu', torch.float32)] + [(d, F64) for d in O.extra_devices()]
+
+
+def check_forward_dtype_device(student, layer, case):
+    """out keeps the dtype and the device of the inputs."""
+    for device, dtype in dtype_device_cases():
+        tensors = {k: v.to(device=device, dtype=dtype) for k, v in case.tensors().items()}
+        out, _, _ = layer.call_forward(student, tensors, case.options)
+        shape = layer.oracle(*[t.to('meta') for t in tensors.values()], **case.oracle_options).shape
+        expect_tensor(out, f"{layer.name}.forward: out for {dtype} inputs on {device}",
+                      shape=shape, dtype=dtype, device=device)
+
+
+def check_backward_dtype_device(student, layer, case):
+    """Every gradient keeps the dtype, device and shape of its input."""
+    for device, dtype in dtype_device_cases():
+        tensors = {k: v.to(device=device, dtype=dtype) for k, v in case.tensors().items()}
+        out, cache, _ = layer.call_forward(student, tensors, case.options)
+        expect_tensor(out, f"{layer.name}.forward: out for {dtype} inputs on {device}",
+                      dtype=dtype, device=device)
+        dout = _dout(out.shape, case).to(device=device, dtype=dtype)
+        grads, _ = layer.call_backward(student, dout, cache)
+        for name, g in zip(layer.inputs, grads.values()):
+            expect_tensor(g, f"{layer.name}.{layer.backward_method}: d{name} for {dtype} inputs "
+                             f"on {device}", shape=tensors[name].shape, dtype=dtype, device=device)
+
