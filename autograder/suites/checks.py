@@ -194,7 +194,7 @@ def expect_match(what, got, references, caused_by=None, note=''):
             return
         try:
             values = ref.values()
-        except StudentError as e:   # the student's own parts fail: no reference there
+        except (StudentError, Failure) as e:   # the student's own code fails: no reference there
             for name in failing:
                 reports[name].append(f"{ref.label}: not available ({e})")
             continue
@@ -209,8 +209,13 @@ def expect_match(what, got, references, caused_by=None, note=''):
                     reports[name].append(f"relative error {error:.1e} (allowed {ref.tol:.0e}) "
                                          f"against {ref.label}")
                 continue
-            expect_tensor(failing[name], f"{what}: {name}", shape=values[name].shape)
-            why = mismatch(failing[name], values[name], ref.tol, ref.atol)
+            got, want = failing[name], values[name]
+            expect_tensor(got, f"{what}: {name}")
+            if not isinstance(want, torch.Tensor):
+                reports[name].append(f"{ref.label}: not available (not a tensor)")
+                continue
+            why = (mismatch(got, want, ref.tol, ref.atol) if got.shape == want.shape else
+                   f"shape {fmt_shape(got)} where {fmt_shape(want)} is expected")
             if why:
                 reports[name].append(f"{why} against {ref.label}")
             else:
@@ -251,7 +256,8 @@ def own_forward_errors(forward, inputs, grads, dout, seed, directions=2, what='y
     called with cannot fake a gradient.
     """
     gen = torch.Generator().manual_seed(seed)
-    names = [n for n in inputs if grads.get(n) is not None]
+    names = [n for n in inputs if isinstance(grads.get(n), torch.Tensor)
+             and grads[n].shape == inputs[n].shape]
     plan = {}   # (name, direction) -> (u, h)
     for name in names:
         x = inputs[name]
@@ -277,7 +283,7 @@ def own_forward_errors(forward, inputs, grads, dout, seed, directions=2, what='y
                   f"({first!r} and {value!r}): a forward pass must be a function of its inputs, "
                   "so its gradient cannot be checked")
         values[point] = value
-    errors = {}
+    errors = {n: math.inf for n in inputs if n not in names}   # no gradient of its shape
     for (name, d), (u, h) in plan.items():
         at = [values[((name, d), step)] for step, _ in STENCIL]
         numeric = sum(c * f for (_, c), f in zip(STENCIL, at)) / h

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from autograder.suites import oracles as O
-from autograder.suites.checks import (F64, FD_TOL, GRAD_TOL, VALUE_TOL, Reference, backward,
+from autograder.suites.checks import (F64, FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference, backward,
                                       expect_match, expect_tensor, expect_unchanged, forward,
                                       is_close, own_forward_errors)
 
@@ -44,6 +44,9 @@ class Layer:
     # by_parts(student, tensors, options, dout) -> [(label, thunk)], thunk() -> (out, {name: grad}),
     # the gradients None when dout is None.
     by_parts: Optional[Callable] = None
+    # For a composite: which part's item modifies dout in place, if one does:
+    # dout_culprit(student, tensors, dout) -> item or None.
+    dout_culprit: Optional[Callable] = None
 
     @property
     def forward_target(self):
@@ -141,8 +144,12 @@ def check_backward(student, layer, case):
     grads, _ = layer.call_backward(student, dout, cache)
     want_out, want = O.autograd(lambda *ts: layer.oracle(*ts, **case.oracle_options),
                                 list(tensors.values()), dout)
+    forward_ok = isinstance(out, torch.Tensor) and out.shape == want_out.shape and is_close(
+        out, want_out, VALUE_TOL)
     references = [Reference('the true layer', lambda: dict(zip(layer.grad_names, want)), GRAD_TOL)]
-    if case.numeric:
+    if case.numeric and not forward_ok:
+        # Only a forward pass that is not the true one needs its own numeric
+        # gradient: where it is the true layer, the true gradients are its own.
         def own():
             errors = own_forward_errors(
                 lambda ins: layer.call_forward(student, dict(zip(tensors, ins)), case.options)[0],
@@ -153,8 +160,6 @@ def check_backward(student, layer, case):
                                     errors=True))
     for label, parts in _compositions(student, layer, tensors, case.options, dout):
         references.append(Reference(label, lambda parts=parts: parts()[1], GRAD_TOL))
-    forward_ok = isinstance(out, torch.Tensor) and out.shape == want_out.shape and is_close(
-        out, want_out, VALUE_TOL)
     caused_by, note = None, ''
     if not forward_ok and layer.forward_item != layer.backward_item:
         caused_by = layer.forward_item
@@ -178,7 +183,13 @@ def check_backward_leaves_dout(student, layer, case):
     expect_tensor(out, f"{_described(layer, case)}: out")
     dout = _dout(out.shape, case)
     _, res = layer.call_backward(student, dout, cache)
-    expect_unchanged(res.args[0], dout, f"{layer.name}.{layer.backward_method}: dout")
+    try:
+        expect_unchanged(res.args[0], dout, f"{layer.name}.{layer.backward_method}: dout")
+    except Failure as e:
+        culprit = layer.dout_culprit(student, tensors, dout) if layer.dout_culprit else None
+        if culprit is None:
+            raise
+        raise Failure(f"{e} (by {culprit}, which modifies its dout)", caused_by=culprit) from None
 
 
 def dtype_device_cases():

@@ -13,8 +13,9 @@ import torch
 
 from autograder.suites import net as N
 from autograder.suites import oracles as O
-from autograder.suites.checks import (FD_TOL, GRAD_TOL, VALUE_TOL, Reference, check, expect_match,
-                                      expect_normal, expect_tensor, expect_unchanged,
+from autograder.suites.checks import (FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference, check,
+                                      expect_match,
+                                      expect_normal, expect_tensor, expect_unchanged, is_close,
                                       own_forward_errors, same_spread)
 
 F64 = torch.float64
@@ -91,9 +92,9 @@ def check_loss_and_grads(student, net, params, X, y, L, what, normalization=None
                  + [Reference(label, lambda label=label: {f"grads['{k}']": g for k, g in
                                                           run(label)[1].items()}, GRAD_TOL)
                     for label in runs]
-                 + [Reference('a numeric gradient of your own loss', lambda: {
+                 + ([Reference('a numeric gradient of your own loss', lambda: {
                      f"grads['{k}']": e for k, e in own_loss_errors().items()}, FD_TOL,
-                     errors=True)])
+                     errors=True)] if not is_close(value, want_loss, VALUE_TOL) else []))
 
 
 # ------------------------------------------------------------------ construction
@@ -257,6 +258,10 @@ def test_fc_net_dropout(student, case):
     if norm is None:
         check_scores(student, net, params, X, 3, what, dropout=p, seed=seed)
     masks = N.dropout_masks(student, 20, hidden, p, seed)
+    check(all(torch.equal(a, b) for a, b in zip(masks, N.dropout_masks(student, 20, hidden, p, seed))),
+          f"{what}: your Dropout.forward draws different masks with the same seed, so the net's "
+          "train mode cannot be compared with anything (see dropout_forward)",
+          caused_by='dropout_forward')
     check_loss_and_grads(student, net, params, X, y, 3, what, normalization=norm, masks=masks,
                          dropout=p, seed=seed)
 
@@ -278,7 +283,11 @@ def test_fc_net_dtype_and_device(student, case):
         net = N.make(student, [6], input_dim=5, num_classes=3, device=device, dtype=dtype, **kwargs)
         params = N.params_of(student, net, what)
         for k, p in params.items():
-            expect_tensor(p, f"{what}.params['{k}']", dtype=dtype, device=device)
+            try:
+                expect_tensor(p, f"{what}.params['{k}']", dtype=dtype, device=device)
+            except Failure as e:
+                raise Failure(str(e), caused_by=init_culprit(student, kwargs, k, dtype, device)
+                              ) from None
         X, y = O.randn(4, 5, seed=700, dtype=dtype).to(device), O.labels(4, 3, 701).to(device)
         expect_tensor(N.loss(student, net, X, what=what), f"{what}.loss(X): scores",
                       shape=(4, 3), dtype=dtype, device=device)
@@ -286,6 +295,21 @@ def test_fc_net_dtype_and_device(student, case):
         expect_tensor(value, f"{what}.loss(X, y): loss", dtype=dtype, device=device)
         for k, g in grads.items():
             expect_tensor(g, f"{what}.loss(X, y): grads['{k}']", dtype=dtype, device=device)
+
+
+def init_culprit(student, kwargs, name, dtype, device):
+    """The initializer item whose own result has the wrong dtype or device for a
+    weight the net draws with it (None: the net's own mistake)."""
+    scheme = kwargs.get('weight_scale')
+    if name[0] != 'W' or scheme not in ('xavier', 'kaiming'):
+        return None
+    item = f'{scheme}_normal'
+    try:
+        w = student.call(f'init.{item}', 5, 6, device=device, dtype=dtype).value
+    except Exception:  # noqa: BLE001 - an initializer that fails is the culprit too
+        return item
+    right = isinstance(w, torch.Tensor) and w.dtype == dtype and w.device.type == device
+    return None if right else item
 
 
 def test_fc_net_leaves_inputs_unchanged(student):

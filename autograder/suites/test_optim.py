@@ -83,11 +83,11 @@ def adamw_by_own_adam(student, w0, grads, config, learning_rates):
     state, w, trajectory = {}, w0, []
     for step, g in enumerate(grads):
         lr = hyper['learning_rate'] if learning_rates is None else learning_rates[step]
-        adam_config = {**{k: hyper[k] for k in ('beta1', 'beta2', 'epsilon')},
-                       'learning_rate': lr, 'weight_decay': 0.0, **state}
-        w, adam_config = unpack(student.call('optim.adam', w * (1 - lr * hyper['weight_decay']), g,
-                                             adam_config).value, 2, 'adam', '(next_w, config)')
-        state = {k: adam_config[k] for k in ('m', 'v', 't') if k in adam_config}
+        adam_config = {**state, **{k: hyper[k] for k in ('beta1', 'beta2', 'epsilon')},
+                       'learning_rate': lr, 'weight_decay': 0.0}
+        w, state = unpack(student.call('optim.adam', w * (1 - lr * hyper['weight_decay']), g,
+                                       adam_config).value, 2, 'adam', '(next_w, config)')
+        check(isinstance(state, dict), "adam: config must be returned as a dict")
         trajectory.append(w)
     return trajectory
 
@@ -140,7 +140,7 @@ def test_state(student, rule):
 def test_dw_unchanged(student, rule):
     """dw is never modified (w may be: the contract allows in-place updates)."""
     w, dw = O.randn(4, 3, seed=1), O.non_contiguous(O.randn(4, 3, seed=2))
-    config = dict(CUSTOM[rule])
+    config = {**CUSTOM[rule], 'weight_decay': 0.1}
     for step in (1, 2):
         res = student.call(f'optim.{rule}', w, dw, config)
         expect_unchanged(res.args[1], dw, f"{rule}: dw at step {step}")

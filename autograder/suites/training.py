@@ -144,13 +144,13 @@ def _check_running_statistics(student, net, run, running):
     bn_params = student.getattr(net, 'bn_params')
     what = f"{run.describe()}: the net's bn_params after training"
     check(isinstance(bn_params, (list, tuple)) and len(bn_params) == len(running),
-          f"{what} must be a list of {len(running)} dicts", caused_by=None)
+          f"{what} must be a list of {len(running)} dicts (see fc_net)", caused_by='fc_net')
     for i, (param, (mean, var)) in enumerate(zip(bn_params, running), 1):
         for key, want in (('running_mean', mean), ('running_var', var)):
             got = param.get(key) if isinstance(param, dict) else None
-            check(isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape),
-                  f"{what}: layer {i} has no {key} of shape {tuple(want.shape)}")
-            why = mismatch(got.to('cpu', F64), want, VALUE_TOL)
+            why = (mismatch(got.to('cpu', F64), want, VALUE_TOL)
+                   if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape)
+                   else f"it is not a tensor of shape {tuple(want.shape)}")
             if why:
                 cause = _running_cause(student)
                 raise Failure(f"{what}: layer {i}'s {key} is not the running average of the "
