@@ -30,6 +30,7 @@ from coursekit.blocks import function_spans
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'
+SUITES = REPO / 'autograder' / 'suites'
 RUBRIC = load_rubric()
 # Items that call the functions of a module besides the module's own items
 # (a variant there must keep them at full marks too).
@@ -131,11 +132,19 @@ def touched_items(patch):
 
 # ---------------------------------------------------------------- grading
 
+def suite_files(items):
+    """The hidden suite files that name any of these items (they mark their
+    tests with it): collecting only those keeps a one-item grade quick."""
+    return sorted(p.name for p in SUITES.glob('test_*.py')
+                  if any(f"'{item}'" in p.read_text() for item in items))
+
+
 def grade(package_dir, items=None):
     """{item: {'score', 'max', 'failed': {test name: (message, caused_by)}}},
     scored by the harness itself. The package is trusted (the reference with
     a known patch), so it runs in-process: no sandbox start-up per case."""
-    results = grade_submission(Path(package_dir).parent, sandbox='inprocess', items=items)
+    results = grade_submission(Path(package_dir).parent, sandbox='inprocess', items=items,
+                               suite_files=suite_files(items) if items else None)
     return item_grades(results)
 
 
