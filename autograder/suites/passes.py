@@ -23,9 +23,9 @@ import pytest
 import torch
 
 from autograder.suites import oracles as O
-from autograder.suites.checks import (F64, FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference, backward,
-                                      expect_match, expect_tensor, expect_unchanged, forward,
-                                      is_close, own_forward_errors)
+from autograder.suites.checks import (F32_TOL, F64, FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference,
+                                      backward, expect_close, expect_match, expect_tensor,
+                                      expect_unchanged, forward, is_close, own_forward_errors)
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,12 @@ def check_backward(student, layer, case):
     expect_match(_described(layer, case, layer.backward_method), grads, references, caused_by, note)
 
 
+# Side conditions count once the output is right: a function that returns
+# garbage earns nothing for leaving its inputs alone or for its dtype.
+
 def check_forward_leaves_inputs(student, layer, case):
-    """The forward pass leaves its tensor inputs unchanged."""
+    """The forward pass (right on this case) leaves its tensor inputs unchanged."""
+    check_forward(student, layer, case)
     tensors = case.tensors()
     _, _, res = layer.call_forward(student, tensors, case.options)
     for (name, before), after in zip(tensors.items(), res.args):
@@ -177,10 +181,10 @@ def check_forward_leaves_inputs(student, layer, case):
 
 
 def check_backward_leaves_dout(student, layer, case):
-    """The backward pass leaves dout unchanged."""
+    """The backward pass (right on this case) leaves dout unchanged."""
+    check_backward(student, layer, case)
     tensors = case.tensors()
     out, cache, _ = layer.call_forward(student, tensors, case.options)
-    expect_tensor(out, f"{_described(layer, case)}: out")
     dout = _dout(out.shape, case)
     _, res = layer.call_backward(student, dout, cache)
     try:
@@ -197,26 +201,39 @@ def dtype_device_cases():
     return [('cpu', torch.float32)] + [(d, F64) for d in O.extra_devices()]
 
 
+def _on(tensors, device, dtype):
+    return {k: v.to(device=device, dtype=dtype) for k, v in tensors.items()}
+
+
 def check_forward_dtype_device(student, layer, case):
-    """out keeps the dtype and the device of the inputs."""
+    """out (right in float64) keeps the dtype and the device of the inputs, and
+    in float32 agrees with the student's own float64 result."""
+    check_forward(student, layer, case)
+    out64, _, _ = layer.call_forward(student, case.tensors(), case.options)
     for device, dtype in dtype_device_cases():
-        tensors = {k: v.to(device=device, dtype=dtype) for k, v in case.tensors().items()}
-        out, _, _ = layer.call_forward(student, tensors, case.options)
-        shape = layer.oracle(*[t.to('meta') for t in tensors.values()], **case.oracle_options).shape
-        expect_tensor(out, f"{layer.name}.forward: out for {dtype} inputs on {device}",
-                      shape=shape, dtype=dtype, device=device)
+        out, _, _ = layer.call_forward(student, _on(case.tensors(), device, dtype), case.options)
+        what = f"{layer.name}.forward: out for {dtype} inputs on {device}"
+        expect_tensor(out, what, shape=out64.shape, dtype=dtype, device=device)
+        if device == 'cpu':
+            expect_close(out, out64, f"{what}, against your float64 result", tol=F32_TOL)
 
 
 def check_backward_dtype_device(student, layer, case):
-    """Every gradient keeps the dtype, device and shape of its input."""
+    """Every gradient (right in float64) keeps the dtype, device and shape of its
+    input, and in float32 agrees with the student's own float64 gradient."""
+    check_backward(student, layer, case)
+    out, cache, _ = layer.call_forward(student, case.tensors(), case.options)
+    dout = _dout(out.shape, case)
+    grads64, _ = layer.call_backward(student, dout, cache)
     for device, dtype in dtype_device_cases():
-        tensors = {k: v.to(device=device, dtype=dtype) for k, v in case.tensors().items()}
+        tensors = _on(case.tensors(), device, dtype)
         out, cache, _ = layer.call_forward(student, tensors, case.options)
         expect_tensor(out, f"{layer.name}.forward: out for {dtype} inputs on {device}",
                       dtype=dtype, device=device)
-        dout = _dout(out.shape, case).to(device=device, dtype=dtype)
-        grads, _ = layer.call_backward(student, dout, cache)
+        grads, _ = layer.call_backward(student, dout.to(device=device, dtype=dtype), cache)
         for name, g in zip(layer.inputs, grads.values()):
-            expect_tensor(g, f"{layer.name}.{layer.backward_method}: d{name} for {dtype} inputs "
-                             f"on {device}", shape=tensors[name].shape, dtype=dtype, device=device)
-
+            what = f"{layer.name}.{layer.backward_method}: d{name} for {dtype} inputs on {device}"
+            expect_tensor(g, what, shape=tensors[name].shape, dtype=dtype, device=device)
+            if device == 'cpu':
+                expect_close(g, grads64[f'd{name}'], f"{what}, against your float64 result",
+                             tol=F32_TOL)

@@ -41,6 +41,16 @@ def scaled_mask(out, x, p, what):
     return kept
 
 
+def check_train_output(out, x, p, what):
+    """A train-mode output: a scaled mask, keeping about 1 - p of the elements."""
+    kept = scaled_mask(out, x, p, what)
+    rate, n = kept.double().mean().item(), kept.numel()
+    check(abs(rate - (1 - p)) <= 6 * math.sqrt(p * (1 - p) / n),
+          f"{what}: {rate:.3f} of the elements were kept; each must be kept with "
+          f"probability 1-p = {1 - p:.3f}")
+    return kept
+
+
 def forward_params(ids):
     return [pytest.param(i, id=i, marks=pytest.mark.item('dropout_forward')) for i in ids]
 
@@ -51,11 +61,7 @@ def test_dropout_forward_train_statistics(student, shape_id, p):
     x = positive(SHAPES[shape_id], seed=10, strided=shape_id == 'non-contiguous')
     what = f"Dropout.forward (train mode, p={p}) on a {shape_id} {tuple(x.shape)} input"
     out, _, _ = dropout(student, x, p=p, mode='train')
-    kept = scaled_mask(out, x, p, what)
-    rate, n = kept.double().mean().item(), kept.numel()
-    check(abs(rate - (1 - p)) <= 6 * math.sqrt(p * (1 - p) / n),
-          f"{what}: {rate:.3f} of the elements were kept; each must be kept with "
-          f"probability 1-p = {1 - p:.3f}")
+    kept = check_train_output(out, x, p, what)
     if 0 < p and x.dim() == 2:
         # One independent draw per element, not a mask shared by rows or columns.
         rows, cols = kept[:10].tolist(), kept[:, :10].T.tolist()
@@ -94,15 +100,19 @@ def test_dropout_forward_dtype_and_device(student):
             expect_tensor(out, f"Dropout.forward ({mode} mode): out for {dtype} input on {device}",
                           dtype=dtype, device=device)
             if device == 'cpu' and mode == 'train':
-                scaled_mask(out, x, 0.5, "Dropout.forward (train mode) on float32 input")
+                check_train_output(out, x, 0.5, "Dropout.forward (train mode) on float32 input")
 
 
 @pytest.mark.item('dropout_forward')
 def test_dropout_forward_leaves_inputs_unchanged(student):
     """x and dropout_param stay unchanged (side condition)."""
-    x = positive((6, 4, 3), seed=45, strided=True)
+    x = positive((60, 4, 30), seed=45, strided=True)
     for mode in ('train', 'test'):
-        _, _, res = dropout(student, x, p=0.5, mode=mode, seed=3)
+        out, _, res = dropout(student, x, p=0.5, mode=mode, seed=3)
+        if mode == 'train':
+            check_train_output(out, x, 0.5, "Dropout.forward (train mode)")
+        else:
+            check(torch.equal(out.double(), x), "Dropout.forward (test mode): out must equal x")
         expect_unchanged(res.args[0], x, f"Dropout.forward ({mode} mode): x")
 
 
@@ -154,8 +164,11 @@ def test_dropout_backward_dtype_and_device(student):
         x, dout = positive((10, 12), seed=62, dtype=dtype).to(device), O.randn(
             10, 12, seed=63, dtype=dtype).to(device)
         for mode in ('train', 'test'):
-            _, cache, _ = dropout(student, x, p=0.5, mode=mode)
+            out, cache, _ = dropout(student, x, p=0.5, mode=mode)
             dx = student.call('dropout.Dropout.backward', dout, cache).value
+            if device == 'cpu':
+                expect_close(dx, dout.double() * (out.double() / x.double()),
+                             f"Dropout.backward ({mode} mode): dx for {dtype} input", tol=1e-5)
             expect_tensor(dx, f"Dropout.backward ({mode} mode): dx for {dtype} input on {device}",
                           shape=x.shape, dtype=dtype, device=device)
 
@@ -164,6 +177,9 @@ def test_dropout_backward_dtype_and_device(student):
 def test_dropout_backward_leaves_dout_unchanged(student):
     x, dout = positive((8, 9), seed=64), O.non_contiguous(O.randn(8, 9, seed=65))
     for mode in ('train', 'test'):
-        _, cache, _ = dropout(student, x, p=0.5, mode=mode)
+        out, cache, _ = dropout(student, x, p=0.5, mode=mode)
         res = student.call('dropout.Dropout.backward', dout, cache)
+        expect_close(res.value, dout * (out.double() / x),
+                     f"Dropout.backward ({mode} mode): dx (it must reuse the forward pass's mask)",
+                     tol=1e-10)
         expect_unchanged(res.args[0], dout, f"Dropout.backward ({mode} mode): dout")

@@ -73,7 +73,10 @@ def test_kaiming_initializer_alias(student, relu):
 @pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.item(n)) for n in INITIALIZERS])
 def test_dtype_and_device(student, name):
     """The tensor is created with the requested dtype on the requested device,
-    on every branch (K None and set)."""
+    on every branch (K None and set); counted once a float64 draw is right."""
+    kwargs, (kind, scale) = expectations(name, 60, 40, None)[0]
+    w, what = draw(student, name, 60, 40, None, **kwargs, dtype=torch.float64)
+    (expect_uniform if kind == 'uniform' else expect_normal)(w, scale, what)
     for device in ['cpu'] + O.extra_devices():
         for dtype in (torch.float32, torch.float64):
             for K in (None, 3):

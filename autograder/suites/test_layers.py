@@ -208,22 +208,37 @@ def test_softmax_loss_large_scores(student, dtype):
                             lambda: {'loss': want_loss, 'dx': want_dx}, tol)])
 
 
+def check_softmax_right(student, x, y, what):
+    """Side conditions count once the loss and dx are right."""
+    loss, dx, res = softmax_call(student, x, y, what)
+    want_loss, (want_dx,) = O.autograd(lambda s: O.softmax_loss(s, y), [x])
+    expect_match(f"softmax_loss {what}", {'loss': loss, 'dx': dx},
+                 [Reference('the true loss and gradient', lambda: {'loss': want_loss, 'dx': want_dx},
+                            VALUE_TOL)])
+    return loss, dx, res
+
+
 @pytest.mark.item('softmax_loss')
 def test_softmax_loss_dtype_and_device(student):
+    x64, y = softmax_inputs('5x4')
+    loss64, dx64, _ = check_softmax_right(student, x64, y, "for (5, 4) scores")
     for device, dtype in P.dtype_device_cases():
-        x = O.randn(4, 3, seed=94, dtype=dtype).to(device)
-        loss, dx, _ = softmax_call(student, x, O.labels(4, 3, 95).to(device),
+        loss, dx, _ = softmax_call(student, x64.to(device=device, dtype=dtype), y.to(device),
                                    f"for {dtype} scores on {device}")
         expect_tensor(loss, f"softmax_loss: loss for {dtype} scores on {device}", dtype=dtype,
                       device=device)
-        expect_tensor(dx, f"softmax_loss: dx for {dtype} scores on {device}", shape=(4, 3),
+        expect_tensor(dx, f"softmax_loss: dx for {dtype} scores on {device}", shape=(5, 4),
                       dtype=dtype, device=device)
+        if device == 'cpu':
+            expect_match(f"softmax_loss for {dtype} scores", {'loss': loss, 'dx': dx},
+                         [Reference('your float64 result', lambda: {'loss': loss64, 'dx': dx64},
+                                    F32_TOL)])
 
 
 @pytest.mark.item('softmax_loss')
 def test_softmax_loss_leaves_inputs_unchanged(student):
     x, y = softmax_inputs('5x4')
     x = O.non_contiguous(x)
-    _, _, res = softmax_call(student, x, y, "for non-contiguous scores")
+    _, _, res = check_softmax_right(student, x, y, "for non-contiguous scores")
     expect_unchanged(res.args[0], x, "softmax_loss: x")
     expect_unchanged(res.args[1], y, "softmax_loss: y")

@@ -274,7 +274,11 @@ DEVICE_CASES = {'batchnorm': dict(normalization='batchnorm'), 'xavier': dict(wei
 
 @pytest.mark.parametrize('case', DEVICE_CASES)
 def test_fc_net_dtype_and_device(student, case):
-    """Params, scores, loss and grads on the requested device with the requested dtype."""
+    """Params, scores, loss and grads on the requested device with the requested
+    dtype; counted once the net's float64 scores are right."""
+    net, params = net_with_params(student, [6], 5, 3, param_seed=710, **DEVICE_CASES[case])
+    check_scores(student, net, params, O.randn(4, 5, seed=711), 2, "FullyConnectedNet([6])",
+                 normalization=DEVICE_CASES[case].get('normalization'))
     for device, dtype in [('cpu', torch.float32), ('cpu', F64)] + [(d, F64) for d in
                                                                     O.extra_devices()]:
         kwargs = DEVICE_CASES[case]
@@ -316,6 +320,8 @@ def test_fc_net_leaves_inputs_unchanged(student):
     """loss leaves X and the params unchanged (side conditions)."""
     net, params = net_with_params(student, [7], 8, 3, param_seed=800, normalization='batchnorm')
     X, y = O.non_contiguous(O.randn(5, 2, 4, seed=801)), O.labels(5, 3, 802)
+    check_loss_and_grads(student, net, params, X, y, 2, "FullyConnectedNet([7]).loss",
+                         normalization='batchnorm')
     res = student.call_method(net, 'loss', X, y)
     expect_unchanged(res.args[0], X, "FullyConnectedNet.loss(X, y): X")
     after = N.params_of(student, net, "FullyConnectedNet([7])")

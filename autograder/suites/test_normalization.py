@@ -274,8 +274,17 @@ def test_test_mode_leaves_running_statistics(student, layer, shape):
     x = O.non_contiguous(O.randn(*shape, seed=140))
     gamma, beta = 1 + O.randn(C, seed=141, scale=0.3), O.randn(C, seed=142)
     mean, var = O.randn(C, seed=143), O.randn(C, seed=144).abs() + 0.5
-    _, written, res = bn_call(student, layer, x, gamma, beta,
-                              {'mode': 'test', 'running_mean': mean, 'running_var': var})
+    out, written, res = bn_call(student, layer, x, gamma, beta,
+                                {'mode': 'test', 'running_mean': mean, 'running_var': var})
+    references = [Reference('the running statistics', lambda: {
+        'out': O.batchnorm_test(x, gamma, beta, mean, var)}, VALUE_TOL)]
+    if layer is SPATIAL:
+        references.append(Reference('your own BatchNorm over the rows of each channel', lambda: {
+            'out': bn_call(student, BATCHNORM, x.permute(0, 2, 3, 1).reshape(-1, C), gamma, beta,
+                           {'mode': 'test', 'running_mean': mean, 'running_var': var}
+                           )[0].reshape(shape[0], shape[2], shape[3], C).permute(0, 3, 1, 2)},
+            VALUE_TOL))
+    expect_match(f"{layer.name}.forward (test mode)", {'out': out}, references)
     for name, before, after in zip(('x', 'gamma', 'beta'), (x, gamma, beta), res.args):
         expect_unchanged(after, before, f"{layer.name}.forward (test mode): {name}")
     expect_unchanged(written.get('running_mean'), mean,

@@ -15,8 +15,8 @@ import torch
 
 from autograder.suites import oracles as O
 from autograder.suites import passes as P
-from autograder.suites.checks import (VALUE_TOL, Reference, check, expect_match,
-                                      expect_tensor, expect_unchanged, unpack)
+from autograder.suites.checks import (F32_TOL, VALUE_TOL, Reference, check, expect_close,
+                                      expect_match, expect_tensor, expect_unchanged, unpack)
 
 F64 = torch.float64
 RULES = list(O.DEFAULTS)
@@ -140,11 +140,27 @@ def test_state(student, rule):
                          [Reference('the contract', lambda key=key: {key: want[key]}, VALUE_TOL)])
 
 
+def check_two_steps(student, rule, w0, dw, config, what):
+    """The rule's next_w after two steps on (w0, dw) is the contract's (or, for
+    adamw, the decay and then the student's own adam); returns [next_w, ...]."""
+    got, _ = run_rule(student, rule, w0, [dw, dw], dict(config), what=what)
+    want, _ = O.reference_trajectory(rule, w0, [dw, dw], config)
+    references = [Reference('the contract', lambda: {'w after 2 steps': want[1]}, VALUE_TOL)]
+    if rule == 'adamw':
+        references.append(Reference('the decoupled decay, then your own adam', lambda: {
+            'w after 2 steps': adamw_by_own_adam(student, w0, [dw, dw], config, None)[1]},
+            VALUE_TOL))
+    expect_match(f"{rule} {what}", {'w after 2 steps': got[1]}, references)
+    return got
+
+
 @pytest.mark.parametrize('rule', rule_params(RULES))
 def test_dw_unchanged(student, rule):
-    """dw is never modified (w may be: the contract allows in-place updates)."""
+    """dw is never modified (w may be: the contract allows in-place updates);
+    counted once the update is right."""
     w, dw = O.randn(4, 3, seed=1), O.non_contiguous(O.randn(4, 3, seed=2))
     config = {**CUSTOM[rule], 'weight_decay': 0.1}
+    check_two_steps(student, rule, w, dw, config, "with weight decay")
     for step in (1, 2):
         res = student.call(f'optim.{rule}', w, dw, config)
         expect_unchanged(res.args[1], dw, f"{rule}: dw at step {step}")
@@ -153,14 +169,18 @@ def test_dw_unchanged(student, rule):
 
 @pytest.mark.parametrize('rule', rule_params(RULES))
 def test_dtype_and_device(student, rule):
-    """next_w keeps the dtype and device of w over two steps (state included)."""
+    """next_w (right in float64) keeps the dtype and device of w over two steps
+    (state included), and in float32 agrees with the student's float64 result."""
+    w0, dw = O.randn(4, 3, seed=1), O.randn(4, 3, seed=2)
+    got64 = check_two_steps(student, rule, w0, dw, CUSTOM[rule], "with custom config")
     for device, dtype in P.dtype_device_cases():
-        w = O.randn(4, 3, seed=1, dtype=dtype).to(device)
-        dw = O.randn(4, 3, seed=2, dtype=dtype).to(device)
-        config = dict(CUSTOM[rule])
+        w, config = w0.to(device=device, dtype=dtype), dict(CUSTOM[rule])
         for step in (1, 2):
-            next_w, config = unpack(student.call(f'optim.{rule}', w, dw, config).value, 2, rule,
-                                    '(next_w, config)')
-            expect_tensor(next_w, f"{rule}: next_w for {dtype} weights on {device}, step {step}",
-                          shape=(4, 3), dtype=dtype, device=device)
+            next_w, config = unpack(student.call(f'optim.{rule}', w, dw.to(device=device, dtype=dtype),
+                                                 config).value, 2, rule, '(next_w, config)')
+            what = f"{rule}: next_w for {dtype} weights on {device}, step {step}"
+            expect_tensor(next_w, what, shape=(4, 3), dtype=dtype, device=device)
+            if device == 'cpu':
+                expect_close(next_w, got64[step - 1], f"{what}, against your float64 result",
+                             tol=F32_TOL)
             w = next_w
