@@ -211,8 +211,8 @@ def run_student(fn, where, *args, **kwargs):
         raise
     except NotImplementedError as e:
         raise StudentError('not_implemented', f"{where}: not implemented ({e})") from None
-    except MemoryError:
-        raise StudentError('memory', f"{where}: ran out of memory") from None
+    except MemoryError as e:
+        raise StudentError('memory', f"{where}: ran out of memory{_location(e)}") from None
     except SystemExit as e:
         raise StudentError('crash', f"{where} called sys.exit({e.code!r})") from None
     except RecursionError:
@@ -234,20 +234,24 @@ def _out_of_memory(e):
         isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
 
 
-def _exception_error(e, where):
-    """A StudentError naming the student's own line, and its function, where e
-    happened: '... (at layers.py:42, in Linear.forward)'."""
+def _location(e):
+    """' (at layers.py:42, in Linear.forward)': the student's own line, and its
+    function, where e happened ('' when none of its frames is the student's)."""
     last, tb = None, e.__traceback__
     while tb is not None:
         if 'scratchnn' in tb.tb_frame.f_code.co_filename:
             last = tb
         tb = tb.tb_next
-    at = ''
-    if last is not None:
-        code = last.tb_frame.f_code
-        at = (f" (at {Path(code.co_filename).name}:{last.tb_lineno}, "
-              f"in {getattr(code, 'co_qualname', code.co_name)})")
-    return StudentError('exception', f"{where} raised {type(e).__name__}: {e}{at}")
+    if last is None:
+        return ''
+    code = last.tb_frame.f_code
+    return (f" (at {Path(code.co_filename).name}:{last.tb_lineno}, "
+            f"in {getattr(code, 'co_qualname', code.co_name)})")
+
+
+def _exception_error(e, where):
+    """A StudentError naming the student's own line and function where e happened."""
+    return StudentError('exception', f"{where} raised {type(e).__name__}: {e}{_location(e)}")
 
 
 class LocalStudent(Student):
