@@ -14,7 +14,7 @@ import math
 import os
 import random
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 
@@ -58,19 +58,9 @@ def rel_error(got, want):
     return ((got - want).norm() / (got.norm() + want.norm()).clamp_min(1e-300)).item()
 
 
-def close_ratio(got, want, tol, atol=ATOL):
-    """||got - want|| / (tol * (||got|| + ||want||) + atol): at most 1 when close.
-    NaN and inf never are."""
-    got, want = got.detach().to('cpu', F64), want.detach().to('cpu', F64)
-    if not bool(torch.isfinite(got).all()):
-        return math.inf
-    err = (got - want).norm().item()
-    return err / (tol * (got.norm() + want.norm()).item() + atol)
-
-
 def is_close(got, want, tol=VALUE_TOL, atol=ATOL):
-    """Same shape and ||got - want|| <= tol * (||got|| + ||want||) + atol."""
-    return tuple(got.shape) == tuple(want.shape) and close_ratio(got, want, tol, atol) <= 1
+    """Same shape and ||got - want|| <= tol * (||got|| + ||want||) + atol (finite)."""
+    return tuple(got.shape) == tuple(want.shape) and not mismatch(got, want, tol, atol)
 
 
 def expect_tensor(got, what, shape=None, dtype=None, device=None):

@@ -4,7 +4,7 @@ The grader trains with its own parameters, data and update rule, checks the
 loss and gradients at every step and the running statistics at the end, and
 measures the accuracy itself (autograder/suites/training.py).
 """
-from mistakes import Case, Def
+from mistakes import Case
 
 CASES = {
     'net_steers_training_with_forged_gradients': Case(
