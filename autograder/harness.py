@@ -18,6 +18,8 @@ Feedback never shows test source or tracebacks: a failed assertion shows
 its message only (the suites write them for students), a StudentError its
 message, anything else its type and message.
 
+A passed test may carry a note in its output (a suite's user_property
+'note': it passed on the student's own code, not on the true function).
 A failed test whose failure comes from another item's code carries that
 item in its results.json entry, `"caused_by": "<item id>"`: the suites say so
 (an exception with a `caused_by` attribute), or the student's code raised
@@ -166,6 +168,9 @@ class _Harness:
                 record['outcome'] = 'skipped'
         elif report.when == 'call' and record['outcome'] is None:
             record['outcome'] = 'passed'
+            # A suite may note how the test passed (on the student's own parts, say).
+            notes = [str(v) for k, v in report.user_properties if k == 'note']
+            record['message'] = failure_message(AssertionError('\n'.join(notes))) if notes else ''
         return report
 
 

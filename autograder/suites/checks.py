@@ -30,6 +30,12 @@ REPEAT_TOL = 1e-12  # one input, two forward calls: a function of its inputs agr
 ROUNDOFF = 1e-13    # relative round-off allowed in one evaluation of a loss (float64: ~1e-16)
 
 
+# Notes of the current test: what passed on the student's own code rather than
+# on the true function ("right for your own forward pass; ..."). The suites'
+# conftest hands them to the harness, which shows them with the passed test.
+NOTES = []
+
+
 class Failure(AssertionError):
     """A failed check: str() is the student's message; caused_by, when set, is
     the rubric item whose mistake made this check fail."""
@@ -170,18 +176,22 @@ class Reference:
     atol: float = ATOL
 
 
-def expect_match(what, got, references, caused_by=None, note=''):
+def expect_match(what, got, references, caused_by=None, note='', because=''):
     """Each output in got ({name: tensor}) must match one of the references.
 
     The first reference is the true one; the others are the student's own code
     that the output may follow instead (whichever is better). Fails listing,
-    per wrong output, its error against each reference.
+    per wrong output, its error against each reference, then `note`. An output
+    accepted by another reference than the first leaves a note saying so, and
+    `because` (a string or a callable giving one, e.g. "your BatchNorm.forward
+    is wrong (see batchnorm_forward)").
     """
     failing = dict(got)
     reports = {name: [] for name in got}
-    for ref in references:
+    for index, ref in enumerate(references):
         if not failing:
             return
+        before = set(failing)
         try:
             values = ref.values()
         except (StudentError, Failure) as e:   # the student's own code fails: no reference there
@@ -210,6 +220,11 @@ def expect_match(what, got, references, caused_by=None, note=''):
                 reports[name].append(f"{why} against {ref.label}")
             else:
                 del failing[name]
+        accepted = before - set(failing)
+        if accepted and index > 0:
+            reason = because() if callable(because) else because
+            NOTES.append(f"{what}: {', '.join(sorted(map(str, accepted)))} right for {ref.label}, "
+                         f"not for the true one" + (f"; {reason}" if reason else ''))
     if failing:
         lines = '; '.join(f"{name} is wrong: " + ', '.join(reports[name]) for name in failing)
         raise Failure(f"{what}: {lines}{note}", caused_by)

@@ -160,12 +160,14 @@ def check_backward(student, layer, case):
                                     errors=True))
     for label, parts in _compositions(student, layer, tensors, case.options, dout):
         references.append(Reference(label, lambda parts=parts: parts()[1], GRAD_TOL))
-    caused_by, note = None, ''
+    caused_by, note, because = None, '', ''
     if not forward_ok and layer.forward_item != layer.backward_item:
         caused_by = layer.forward_item
         note = (f"; your {layer.name}.forward is wrong too (see {layer.forward_item}): "
                 "fix it first, then this backward pass can be checked on its own")
-    expect_match(_described(layer, case, layer.backward_method), grads, references, caused_by, note)
+        because = f"your {layer.name}.forward is wrong (see {layer.forward_item})"
+    expect_match(_described(layer, case, layer.backward_method), grads, references, caused_by, note,
+                 because)
 
 
 # Side conditions count once the output is right: a function that returns

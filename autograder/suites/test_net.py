@@ -41,16 +41,27 @@ def own_layers(student, L, normalization=None, **kwargs):
             for b in ('backward_alt', 'backward')]
 
 
+def wrong_layer(owns):
+    """'your layers are wrong: see batchnorm_forward' from the compositions that ran."""
+    for _, own in owns:
+        item = own.first_wrong_layer() if own.calls else None
+        if item:
+            return f"one of your layers is wrong (see {item})"
+    return ''
+
+
 def check_scores(student, net, params, X, L, what, normalization=None, running=None, **kwargs):
     """loss(X): the oracle's scores, or the student's own layers'."""
     scores = N.loss(student, net, X, what=what)
     bn_params = [{'running_mean': m, 'running_var': v} for m, v in running] if running else None
     references = [Reference('the true net', lambda: {'scores': O.fc_net_scores(
         params, X, L, normalization, running=running)}, VALUE_TOL)]
-    for label, own in own_layers(student, L, normalization, **kwargs)[:1]:
+    owns = own_layers(student, L, normalization, **kwargs)[:1]
+    for label, own in owns:
         references.append(Reference(label, lambda own=own: {
             'scores': own.run(params, X, bn_params=bn_params)}, VALUE_TOL))
-    expect_match(f"{what}(X) (test mode)", {'scores': scores}, references)
+    expect_match(f"{what}(X) (test mode)", {'scores': scores}, references,
+                 because=lambda: wrong_layer(owns))
 
 
 def check_loss_and_grads(student, net, params, X, y, L, what, normalization=None, reg=0.0,
@@ -74,7 +85,7 @@ def check_loss_and_grads(student, net, params, X, y, L, what, normalization=None
     expect_match(f"{what}(X, y)", {'loss': value},
                  [Reference('the true net', lambda: {'loss': want_loss}, VALUE_TOL)]
                  + [Reference(label, lambda label=label: {'loss': run(label)[0]}, VALUE_TOL)
-                    for label in runs])
+                    for label in runs], because=lambda: wrong_layer(owns))
 
     def own_loss_errors():
         def loss_at(ins):
@@ -94,7 +105,8 @@ def check_loss_and_grads(student, net, params, X, y, L, what, normalization=None
                     for label in runs]
                  + ([Reference('a numeric gradient of your own loss', lambda: {
                      f"grads['{k}']": e for k, e in own_loss_errors().items()}, FD_TOL,
-                     errors=True)] if not is_close(value, want_loss, VALUE_TOL) else []))
+                     errors=True)] if not is_close(value, want_loss, VALUE_TOL) else []),
+                 because=lambda: wrong_layer(owns))
 
 
 # ------------------------------------------------------------------ construction

@@ -79,7 +79,7 @@ def spatial_by_parts(student, tensors, options, dout):
                                 ('dx', 'dgamma', 'dbeta'))
             return images(out), {**grads, 'dx': images(grads['dx'])}
         return parts
-    return [(f"your own BatchNorm.forward and BatchNorm.{m}, composed", composed(m))
+    return [(f"your own BatchNorm over the rows of each channel (with BatchNorm.{m})", composed(m))
             for m in ('backward_alt', 'backward')]
 
 
