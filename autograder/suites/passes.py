@@ -1,7 +1,7 @@
 """Forward and backward passes graded from a table: a spec per layer (its
 targets, tensor inputs, oracle and items) and cases (inputs and options),
 fed to the generic checks below. The suites parametrize their tests with
-`params(...)`.
+`forward_params(...)` / `backward_params(...)`.
 
 What each check grants (a mistake costs its own item once):
 - a forward pass earns its points when its output is the oracle's, or, for
@@ -9,10 +9,12 @@ What each check grants (a mistake costs its own item once):
   SpatialBatchNorm), the same layers of the student's own composed as the
   contract says (a wrong Linear costs linear_forward, not Linear_ReLU too);
 - a backward pass earns its points when its gradients are the true layer's,
-  or exact for the student's own forward (central differences in float64),
-  or the composition of the student's own backward passes. When none holds
-  and the student's forward is wrong as well, the failure names the forward
-  item as its cause.
+  or, where the student's forward is not the true one, exact for that
+  forward (central differences in float64, checks.own_forward_errors), or
+  the composition of the student's own backward passes. When none holds and
+  the forward is wrong, the failure names the forward item as its cause.
+- side conditions (inputs and dout unchanged, dtype and device) count once
+  the output is right.
 """
 import functools
 import zlib
