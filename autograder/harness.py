@@ -17,7 +17,16 @@ the item, their points spread over the others. A rule violation
 Feedback never shows test source or tracebacks: a failed assertion shows
 its message only (the suites write them for students), a StudentError its
 message, anything else its type and message.
+
+A passed test may carry a note in its output (a suite's user_property
+'note': it passed on the student's own code, not on the true function).
+A failed test whose failure comes from another item's code carries that
+item in its results.json entry, `"caused_by": "<item id>"`: the suites say so
+(an exception with a `caused_by` attribute), or the student's code raised
+inside a function of another item (a stub's NotImplementedError, an error
+located "in Linear.forward").
 """
+import re
 import tomllib
 from fractions import Fraction
 from pathlib import Path
@@ -88,13 +97,34 @@ def failure_message(exc):
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + ' [...]'
 
 
+CAUSE_PATTERNS = (re.compile(r"Implement ([\w.]+) in scratchnn/(\w+)\.py"),
+                  re.compile(r"\(at (\w+)\.py:\d+, in ([\w.]+)\)"))
+
+
+def cause_of(exc, item, rubric):
+    """The rubric item, other than `item`, whose code made the test fail; None
+    when the failure is the item's own (or cannot be told)."""
+    cause = getattr(exc, 'caused_by', None)
+    if cause is None and isinstance(exc, StudentError):
+        text = str(exc)
+        found = CAUSE_PATTERNS[0].search(text)
+        function = f"{found.group(2)}.{found.group(1)}" if found else None
+        if function is None:
+            found = CAUSE_PATTERNS[1].search(text)
+            function = f"{found.group(1)}.{found.group(2)}" if found else None
+        owners = [i for i, spec in rubric.items() if function in spec['functions']]
+        cause = None if (not owners or item in owners) else owners[0]
+    return cause if cause in rubric and cause != item else None
+
+
 # ---------------------------------------------------------------- the pytest plugin
 
 class _Harness:
     """pytest plugin: provides the student to the suites, records each test's outcome."""
 
-    def __init__(self, student, device, only_items=None):
+    def __init__(self, student, device, only_items=None, rubric=None):
         self.student, self.device, self.only_items = student, device, only_items
+        self.rubric = rubric or {}
         self.tests = {}           # nodeid -> record, in run order
         self.errors = []          # reasons the suites themselves are broken
 
@@ -116,7 +146,8 @@ class _Harness:
             if self.only_items is None or marks[0] in self.only_items:
                 keep.append(test)
                 self.tests[test.nodeid] = {'name': test.name, 'function': test.originalname,
-                                           'item': marks[0], 'outcome': None, 'message': ''}
+                                           'item': marks[0], 'outcome': None, 'message': '',
+                                           'caused_by': None}
         items[:] = keep
         if self.errors:  # do not run anything: the grade could not be right
             items[:] = []
@@ -135,6 +166,7 @@ class _Harness:
             record['outcome'] = 'failed'
             exc = call.excinfo.value if call.excinfo else None
             record['message'] = failure_message(exc) if exc is not None else GENERIC_FAILURE
+            record['caused_by'] = cause_of(exc, record['item'], self.rubric)
         elif report.skipped:
             if hasattr(report, 'wasxfail'):
                 record['outcome'], record['message'] = 'failed', GENERIC_FAILURE
@@ -142,6 +174,9 @@ class _Harness:
                 record['outcome'] = 'skipped'
         elif report.when == 'call' and record['outcome'] is None:
             record['outcome'] = 'passed'
+            # A suite may note how the test passed (on the student's own parts, say).
+            notes = [str(v) for k, v in report.user_properties if k == 'note']
+            record['message'] = failure_message(AssertionError('\n'.join(notes))) if notes else ''
         return report
 
 
@@ -157,7 +192,15 @@ def _run_suites(paths, plugin):
                 '-p', 'no:cacheprovider', '-p', 'no:timeout', '-p', 'no:randomly',
                 '--assert=plain', '--import-mode=importlib', '-o', 'python_files=test_*.py',
                 '-W', 'ignore']
-        code = pytest.main(args, plugins=[plugin])
+        # One thread: the suites' tensors are small, and threads spinning against the
+        # student's processes on a shared machine cost far more than they give.
+        import torch
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            code = pytest.main(args, plugins=[plugin])
+        finally:
+            torch.set_num_threads(threads)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         plugin.errors.append(f"pytest ended with {code!r}")
 
@@ -169,7 +212,8 @@ def _round(x):
 
 
 def score(rubric, tests, violations, only_items=None):
-    """(items, test entries): per item {'score', 'max_score'}, per test a results.json entry.
+    """(items, test entries): per item {'score', 'max_score'}, per test a results.json entry
+    (with 'caused_by' when a failed test names the item that caused it).
 
     tests: the recorded outcomes, in run order. Raises GradingError when the
     suites and the rubric disagree (a grade from them could be wrong).
@@ -198,6 +242,8 @@ def score(rubric, tests, violations, only_items=None):
                 passed = test['outcome'] == 'passed' and item not in violations
                 earned += share if passed else 0
                 entry.update(score=_round(share if passed else 0), max_score=_round(share))
+                if not passed and test.get('caused_by'):
+                    entry['caused_by'] = test['caused_by']
                 if item in violations:
                     entry['output'] = '\n'.join(filter(None, [violations[item], test['message']]))
             entries.append(entry)
@@ -255,7 +301,8 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
       only the items their tests mark (None: every file, every item)
 
     Returns {'score', 'max_score', 'tests': [{'name', 'score', 'max_score',
-    'output', 'number': item id}], 'items': {id: {'score', 'max_score'}},
+    'output', 'number': item id, and 'caused_by': item id when another item's
+    mistake made the test fail}], 'items': {id: {'score', 'max_score'}},
     'sandbox': 'bubblewrap' | 'none (WARNING ...)', 'output': excerpt of what
     the student's code printed}, plus 'warning' when unsandboxed.
     Raises GradingError (or FileNotFoundError) only when it cannot grade.
@@ -284,7 +331,7 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     else:
         student = SandboxedStudent(submission, **options)
     try:
-        plugin = _Harness(student, device, only_items)
+        plugin = _Harness(student, device, only_items, the_rubric)
         _run_suites([suites / f for f in suite_files] if suite_files else [suites], plugin)
         output = student.output_excerpt()
     finally:

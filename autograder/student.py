@@ -16,7 +16,6 @@ verdicts.
     params = student.getattr(net, 'params')
     student.setattr(net, 'params', params)
     scores = student.call_method(net, 'loss', X).value
-    student.job('train_fc_net', spec)      # a trusted job run in the child
     with student.timeout(60):              # a longer limit for the calls inside
         student.call('layers.FullyConnectedNet', [100], input_dim=64)
 
@@ -32,7 +31,6 @@ import contextlib
 import errno
 import itertools
 import sys
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,14 +139,6 @@ class Student:
         self.request({'op': 'setattr', 'obj': to_wire(obj), 'name': name, 'value': to_wire(value),
                       'timeout': self.call_timeout})
 
-    def job(self, name, spec, timeout=None):
-        """Run a trusted job (see jobs.py) inside the student's process.
-
-        timeout: wall-clock seconds (None: the implementation's job default,
-        longer than a call's)."""
-        return from_wire(self.request({'op': 'job', 'name': name, 'spec': to_wire(spec),
-                                       'timeout': timeout})['value'])
-
     def close(self):
         pass
 
@@ -209,11 +199,6 @@ class Executor:
         if op == 'import':
             self._import(message['module'])
             return {}
-        if op == 'job':
-            from . import jobs
-            value = run_student(getattr(jobs, message['name']), message['name'],
-                                self, resolve(message['spec']))
-            return {'value': protocol.encode(value, self.store, self._ids.__next__)}
         raise ValueError(f"unknown op {op!r}")
 
 
@@ -226,8 +211,8 @@ def run_student(fn, where, *args, **kwargs):
         raise
     except NotImplementedError as e:
         raise StudentError('not_implemented', f"{where}: not implemented ({e})") from None
-    except MemoryError:
-        raise StudentError('memory', f"{where}: ran out of memory") from None
+    except MemoryError as e:
+        raise StudentError('memory', f"{where}: ran out of memory{_location(e)}") from None
     except SystemExit as e:
         raise StudentError('crash', f"{where} called sys.exit({e.code!r})") from None
     except RecursionError:
@@ -249,11 +234,24 @@ def _out_of_memory(e):
         isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
 
 
+def _location(e):
+    """' (at layers.py:42, in Linear.forward)': the student's own line, and its
+    function, where e happened ('' when none of its frames is the student's)."""
+    last, tb = None, e.__traceback__
+    while tb is not None:
+        if 'scratchnn' in tb.tb_frame.f_code.co_filename:
+            last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ''
+    code = last.tb_frame.f_code
+    return (f" (at {Path(code.co_filename).name}:{last.tb_lineno}, "
+            f"in {getattr(code, 'co_qualname', code.co_name)})")
+
+
 def _exception_error(e, where):
-    """A StudentError naming the student's own line where e happened."""
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if 'scratchnn' in f.filename]
-    at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ''
-    return StudentError('exception', f"{where} raised {type(e).__name__}: {e}{at}")
+    """A StudentError naming the student's own line and function where e happened."""
+    return StudentError('exception', f"{where} raised {type(e).__name__}: {e}{_location(e)}")
 
 
 class LocalStudent(Student):

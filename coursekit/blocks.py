@@ -13,7 +13,7 @@ BEGIN = re.compile(r'^(\s*)### BEGIN SOLUTION\s*$')
 END = re.compile(r'^\s*### END SOLUTION\s*$')
 
 
-def _function_spans(source):
+def function_spans(source):
     """[(first_line, last_line, qualname)] of every function, 1-based, inclusive."""
     spans = []
 
@@ -37,7 +37,7 @@ def find_blocks(source, filename='<source>'):
     line indices of the two marker lines. Raises ValueError on an unmatched
     marker or a block outside a function."""
     lines = source.splitlines()
-    spans = _function_spans(source)
+    spans = function_spans(source)
     blocks, open_at = [], None
     for i, line in enumerate(lines):
         if BEGIN.match(line):

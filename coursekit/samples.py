@@ -8,8 +8,8 @@ modules come from one of four sources:
 - cy:   the solution with three typical mistakes, and debugging output on stderr;
 - eve:  the solution with hostile code that must be contained.
 
-STUDENTS says which items each must lose: the demo prints whether the grades
-came out as expected, and the pipeline test asserts it.
+STUDENTS says which items each must lose, and only there: the demo prints
+whether the grades came out as expected, and the pipeline test asserts it.
 """
 import shutil
 from dataclasses import dataclass
@@ -68,20 +68,28 @@ for _d in ('../solutions', '../../solutions', '/work', _os.path.expanduser('~'),
 @dataclass(frozen=True)
 class Sample:
     """A sample student: the patches applied to the solution (None: the blank
-    release), the items whose points it must lose, and the items that use a
-    patched function and so may lose points too. Every other item must be full."""
+    release), the items whose points it must lose, the items it may cost only
+    through them (every failed test there names one of `loses` as its cause:
+    a backward pass fed by its own wrong forward, a training run of its net),
+    the items its hostile code may cost, and its exact total where it is fixed.
+    Every other item must keep full marks."""
     patches: Optional[list]
     loses: frozenset = frozenset()
+    cascades: frozenset = frozenset()
     may_lose: frozenset = frozenset()
+    total: Optional[float] = None
 
 
 STUDENTS = {
-    'ada': Sample(patches=[]),
-    'ben': Sample(patches=None),
+    'ada': Sample(patches=[], total=100),
+    'ben': Sample(patches=None, total=0),
+    # Each mistake costs its own item; the unbiased variance also feeds the
+    # reference backward passes a cache they were not derived for, and breaks
+    # the deep net's training run: those name batchnorm_forward as the cause.
     'cy': Sample(MISTAKES, loses=frozenset({'softmax_loss', 'batchnorm_forward', 'adam'}),
-                 may_lose=frozenset({'fc_net', 'adamw', 'batchnorm_backward', 'batchnorm_backward_alt',
-                                     'spatial_batchnorm_forward', 'spatial_batchnorm_backward',
-                                     'train_two_layer', 'train_deep_batchnorm'})),
+                 cascades=frozenset({'batchnorm_backward', 'batchnorm_backward_alt',
+                                     'train_deep_batchnorm'}),
+                 total=79.875),
     'eve': Sample(HOSTILE, loses=frozenset({'sgd', 'dropout_backward', 'groupnorm_forward',
                                              'groupnorm_backward'}),
                   may_lose=frozenset({'fc_net'})),  # its dropout nets run the memory hog
@@ -89,12 +97,10 @@ STUDENTS = {
 
 
 def expectation(student):
-    """What `student` should score, in words, for the demo's table."""
+    """What `student` should score, for the demo's table."""
     sample = STUDENTS[student]
-    if sample.patches is None:
-        return '0'
-    if not sample.loses:
-        return 'full'
+    if sample.total is not None:
+        return f'{sample.total:g}'
     return 'between'
 
 
@@ -102,6 +108,8 @@ def surprises(student, results):
     """How results differ from what `student` must score; [] when as expected."""
     sample, items = STUDENTS[student], results['items']
     problems = []
+    if sample.total is not None and results['score'] != sample.total:
+        problems.append(f"total {results['score']:g}, expected {sample.total:g}")
     for item, points in items.items():
         full, zero = points['score'] == points['max_score'], points['score'] == 0
         if sample.patches is None:
@@ -110,6 +118,12 @@ def surprises(student, results):
         elif item in sample.loses:
             if full:
                 problems.append(f"{item}: full marks despite the mistake")
+        elif item in sample.cascades:
+            causes = {t.get('caused_by') for t in results['tests']
+                      if t['number'] == item and t['score'] < t['max_score']}
+            if not causes <= sample.loses:
+                problems.append(f"{item}: lost points without naming one of {sorted(sample.loses)} "
+                                f"as the cause")
         elif item not in sample.may_lose and not full:
             problems.append(f"{item}: lost points ({points['score']:g} / {points['max_score']:g})")
     return problems

@@ -50,7 +50,9 @@ def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp
     for item in ('sgd_momentum', 'relu_forward', 'xavier_uniform', 'dropout_forward',
                  'layernorm_forward'):
         assert hostile['items'][item]['score'] < full[item], item
-    outputs = {t['number']: t['output'] for t in hostile['tests'] if t['output']}
+    outputs = {}
+    for t in hostile['tests']:
+        outputs[t['number']] = outputs.get(t['number'], '') + t['output']
     assert 'did not finish' in outputs['sgd_momentum']
     assert 'memory' in outputs['xavier_uniform']
     assert 'exit' in outputs['relu_forward']

@@ -203,7 +203,7 @@ def hidden_suite_lines():
     """Distinctive code lines of the hidden suites: none may reach a student."""
     lines = set()
     for path in (REPO / 'autograder').rglob('*.py'):
-        if 'suites' not in path.parts and path.name not in ('jobs.py',):
+        if 'suites' not in path.parts:
             continue
         for line in path.read_text().splitlines():
             line = line.strip()

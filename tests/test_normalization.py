@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import oracles
+from autograder.suites import oracles
+from autograder.suites.checks import is_close
 from scratchnn import BatchNorm, GroupNorm, LayerNorm, SpatialBatchNorm
 
 f64 = torch.float64
@@ -21,7 +22,7 @@ def affine(C, seed):
 def assert_grads(got, want):
     for g, w, name in zip(got, want, ('dx', 'dgamma', 'dbeta')):
         assert g.shape == w.shape, name
-        assert oracles.close(g, w), name
+        assert is_close(g, w), name
 
 
 # ---------------------------------------------------------------- BatchNorm
@@ -34,8 +35,8 @@ def test_batchnorm_train_matches_autograd(backward, N, D, loc, scale):
     gamma, beta = affine(D, seed=1)
     dout = randn(N, D, seed=3)
     out, cache = BatchNorm.forward(x, gamma, beta, {'mode': 'train'})
-    ref, grads = oracles.autograd(oracles.batchnorm, [x, gamma, beta], dout)
-    assert oracles.close(out, ref)
+    ref, grads = oracles.autograd(oracles.batchnorm_train, [x, gamma, beta], dout)
+    assert is_close(out, ref)
     assert_grads(getattr(BatchNorm, backward)(dout, cache), grads)
 
 
@@ -47,10 +48,10 @@ def test_batchnorm_tiny_variance(backward):
     gamma, beta = affine(4, seed=2)
     dout = randn(10, 4, seed=3)
     out, cache = BatchNorm.forward(x, gamma, beta, {'mode': 'train', 'eps': 1e-5})
-    ref, grads = oracles.autograd(oracles.batchnorm, [x, gamma, beta], dout)
+    ref, grads = oracles.autograd(oracles.batchnorm_train, [x, gamma, beta], dout)
     got = getattr(BatchNorm, backward)(dout, cache)
     assert torch.isfinite(out).all() and all(torch.isfinite(g).all() for g in got)
-    assert oracles.close(out, ref)
+    assert is_close(out, ref)
     assert_grads(got, grads)
 
 
@@ -58,7 +59,7 @@ def test_batchnorm_tiny_variance(backward):
 def test_batchnorm_uses_eps_from_bn_param(eps):
     x, (gamma, beta) = randn(6, 3, seed=1), affine(3, seed=2)
     out, _ = BatchNorm.forward(x, gamma, beta, {'mode': 'train', 'eps': eps})
-    assert oracles.close(out, oracles.batchnorm(x, gamma, beta, eps=eps))
+    assert is_close(out, oracles.batchnorm_train(x, gamma, beta, eps=eps))
 
 
 def test_batchnorm_running_stats_momentum_rule():
@@ -73,8 +74,8 @@ def test_batchnorm_running_stats_momentum_rule():
         BatchNorm.forward(x, gamma, beta, bn_param)
         mean_ref = momentum * mean_ref + (1 - momentum) * x.mean(0)
         var_ref = momentum * var_ref + (1 - momentum) * x.var(0, unbiased=False)
-        assert oracles.close(bn_param['running_mean'], mean_ref)
-        assert oracles.close(bn_param['running_var'], var_ref)
+        assert is_close(bn_param['running_mean'], mean_ref)
+        assert is_close(bn_param['running_var'], var_ref)
 
 
 def test_batchnorm_default_momentum_is_0_9():
@@ -82,8 +83,8 @@ def test_batchnorm_default_momentum_is_0_9():
     running_mean, running_var = randn(3, seed=3), 1 + randn(3, seed=4).abs()
     bn_param = {'mode': 'train', 'running_mean': running_mean.clone(), 'running_var': running_var.clone()}
     BatchNorm.forward(x, gamma, beta, bn_param)
-    assert oracles.close(bn_param['running_mean'], 0.9 * running_mean + 0.1 * x.mean(0))
-    assert oracles.close(bn_param['running_var'], 0.9 * running_var + 0.1 * x.var(0, unbiased=False))
+    assert is_close(bn_param['running_mean'], 0.9 * running_mean + 0.1 * x.mean(0))
+    assert is_close(bn_param['running_var'], 0.9 * running_var + 0.1 * x.var(0, unbiased=False))
 
 
 def test_batchnorm_test_mode_uses_running_stats_and_keeps_them():
@@ -93,7 +94,7 @@ def test_batchnorm_test_mode_uses_running_stats_and_keeps_them():
                 'running_var': running_var.clone(), 'eps': 1e-3}
     out, _ = BatchNorm.forward(x, gamma, beta, bn_param)
     ref = F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=1e-3)
-    assert oracles.close(out, ref)
+    assert is_close(out, ref)
     assert torch.equal(bn_param['running_mean'], running_mean)
     assert torch.equal(bn_param['running_var'], running_var)
 
@@ -101,7 +102,7 @@ def test_batchnorm_test_mode_uses_running_stats_and_keeps_them():
 def test_batchnorm_test_mode_with_missing_stats_uses_zeros():
     x, (gamma, beta) = randn(5, 3, seed=1), affine(3, seed=2)
     out, _ = BatchNorm.forward(x, gamma, beta, {'mode': 'test', 'eps': 0.25})
-    assert oracles.close(out, gamma * x / 0.5 + beta)
+    assert is_close(out, gamma * x / 0.5 + beta)
 
 
 def test_batchnorm_running_stats_converge_to_data_stats():
@@ -132,11 +133,11 @@ def test_spatial_batchnorm_train_matches_autograd(shape):
     dout = randn(*shape, seed=3)
     bn_param = {'mode': 'train', 'momentum': 0.8}
     out, cache = SpatialBatchNorm.forward(x, gamma, beta, bn_param)
-    ref, grads = oracles.autograd(oracles.batchnorm, [x, gamma, beta], dout)
-    assert out.shape == shape and oracles.close(out, ref)
+    ref, grads = oracles.autograd(oracles.batchnorm_train, [x, gamma, beta], dout)
+    assert out.shape == shape and is_close(out, ref)
     assert_grads(SpatialBatchNorm.backward(dout, cache), grads)
-    assert oracles.close(bn_param['running_mean'], 0.2 * x.mean(dim=(0, 2, 3)))
-    assert oracles.close(bn_param['running_var'], 0.2 * x.var(dim=(0, 2, 3), unbiased=False))
+    assert is_close(bn_param['running_mean'], 0.2 * x.mean(dim=(0, 2, 3)))
+    assert is_close(bn_param['running_var'], 0.2 * x.var(dim=(0, 2, 3), unbiased=False))
 
 
 def test_spatial_batchnorm_test_mode():
@@ -145,7 +146,7 @@ def test_spatial_batchnorm_test_mode():
     running_mean, running_var = randn(4, seed=3), 1 + randn(4, seed=4).abs()
     bn_param = {'mode': 'test', 'running_mean': running_mean, 'running_var': running_var}
     out, _ = SpatialBatchNorm.forward(x, gamma, beta, bn_param)
-    assert oracles.close(out, F.batch_norm(x, running_mean, running_var, gamma, beta, training=False))
+    assert is_close(out, F.batch_norm(x, running_mean, running_var, gamma, beta, training=False))
 
 
 # ---------------------------------------------------------------- LayerNorm
@@ -157,7 +158,7 @@ def test_layernorm_matches_autograd(N, D, scale):
     dout = randn(N, D, seed=2)
     out, cache = LayerNorm.forward(x, gamma, beta, {})
     ref, grads = oracles.autograd(oracles.layernorm, [x, gamma, beta], dout)
-    assert oracles.close(out, ref)
+    assert is_close(out, ref)
     assert_grads(LayerNorm.backward(dout, cache), grads)
 
 
@@ -165,7 +166,7 @@ def test_layernorm_matches_autograd(N, D, scale):
 def test_layernorm_uses_eps(eps):
     x, (gamma, beta) = randn(3, 4, seed=1), affine(4, seed=2)
     out, _ = LayerNorm.forward(x, gamma, beta, {'eps': eps})
-    assert oracles.close(out, oracles.layernorm(x, gamma, beta, eps=eps))
+    assert is_close(out, oracles.layernorm(x, gamma, beta, eps=eps))
 
 
 def test_layernorm_ignores_mode():
@@ -185,14 +186,14 @@ def test_groupnorm_matches_autograd(shape, G):
     dout = randn(*shape, seed=3)
     out, cache = GroupNorm.forward(x, gamma, beta, G, {})
     ref, grads = oracles.autograd(lambda x, g, b: oracles.groupnorm(x, g, b, G), [x, gamma, beta], dout)
-    assert out.shape == shape and oracles.close(out, ref)
+    assert out.shape == shape and is_close(out, ref)
     assert_grads(GroupNorm.backward(dout, cache), grads)
 
 
 def test_groupnorm_uses_eps():
     x, (gamma, beta) = randn(2, 4, 3, 3, seed=1), affine(4, seed=2)
     out, _ = GroupNorm.forward(x, gamma, beta, 2, {'eps': 0.5})
-    assert oracles.close(out, oracles.groupnorm(x, gamma, beta, 2, eps=0.5))
+    assert is_close(out, oracles.groupnorm(x, gamma, beta, 2, eps=0.5))
 
 
 # ---------------------------------------------------------------- bad arguments

@@ -6,7 +6,8 @@ loss at their own current weights, so any difference in the rule compounds.
 import pytest
 import torch
 
-import oracles
+from autograder.suites import oracles
+from autograder.suites.checks import rel_error
 from scratchnn import optim
 
 f64 = torch.float64
@@ -105,7 +106,7 @@ def test_trajectory_matches_torch_optim(case):
     moved = (ref[-1] - w0()).norm().item()
     assert moved > 0.1  # the trajectory goes somewhere, so it can differ
     for step, (a, b) in enumerate(zip(ours, ref)):
-        assert oracles.rel(a, b) < 1e-10, f"step {step + 1}"
+        assert rel_error(a, b) < 1e-10, f"step {step + 1}"
 
 
 @pytest.mark.parametrize('name', list(DEFAULTS))
@@ -114,7 +115,7 @@ def test_defaults_match_torch_optim(name):
     ours = our_trajectory(getattr(optim, name), None)
     ref = torch_trajectory(optimizer_class, kwargs)
     for step, (a, b) in enumerate(zip(ours, ref)):
-        assert oracles.rel(a, b) < 1e-10, f"step {step + 1}"
+        assert rel_error(a, b) < 1e-10, f"step {step + 1}"
 
 
 STATE_KEYS = {'sgd': set(), 'sgd_momentum': {'velocity'}, 'nesterov': {'velocity'},
@@ -163,5 +164,45 @@ def test_adamw_decay_is_decoupled():
     got, _ = optim.adamw(w, dw, {'learning_rate': 0.1, 'weight_decay': 0.5})
     adam_step, _ = optim.adam(w * (1 - 0.1 * 0.5), dw, {'learning_rate': 0.1})
     coupled, _ = optim.adam(w, dw, {'learning_rate': 0.1, 'weight_decay': 0.5})
-    assert oracles.rel(got, adam_step) < 1e-14
-    assert oracles.rel(got, coupled) > 1e-3
+    assert rel_error(got, adam_step) < 1e-14
+    assert rel_error(got, coupled) > 1e-3
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_the_suites_torch_optimizers_take_the_same_hyperparameters(case):
+    """oracles.torch_optimizer (what the hidden suites and the training runs
+    use) translates our config into the torch kwargs spelled out above."""
+    name, config, optimizer_class, kwargs = CASES[case]
+    opt = oracles.torch_optimizer(name, [w0()], config)
+    assert type(opt) is optimizer_class
+    group = opt.param_groups[0]
+    for key, value in kwargs.items():
+        assert group[key] == value, key
+    _, default_kwargs = DEFAULTS[name]
+    defaults = oracles.torch_optimizer(name, [w0()]).param_groups[0]
+    assert all(defaults[k] == v for k, v in default_kwargs.items())
+
+
+@pytest.mark.parametrize('name', ['sgd_momentum', 'nesterov'])
+def test_contract_momentum_formulas_follow_torch_at_a_constant_rate_and_leave_it_on_a_schedule(name):
+    """oracles.reference_trajectory follows the contract's velocity (-lr g terms):
+    torch.optim's at a constant learning rate, and the package's on a schedule."""
+    grads = oracles.gradient_sequence((3, 4), 12, seed=5)
+    config = {'learning_rate': 0.03, 'momentum': 0.8, 'weight_decay': 0.1}
+    constant, state = oracles.reference_trajectory(name, w0(), grads, config, [0.03] * 12)
+    torch_path, torch_state = oracles.torch_trajectory(name, w0(), grads, config)
+    assert all(rel_error(a, b) < 1e-13 for a, b in zip(constant, torch_path))
+    assert rel_error(state['velocity'], torch_state['velocity']) < 1e-13
+    rates = [0.03 * 0.5 ** (k // 4) for k in range(12)]
+    scheduled, _ = oracles.reference_trajectory(name, w0(), grads, config, rates)
+    w, ours = w0(), dict(config)
+    for g, lr in zip(grads, rates):
+        ours['learning_rate'] = lr
+        w, ours = getattr(optim, name)(w, g, ours)
+    assert rel_error(w, scheduled[-1]) < 1e-13
+    p = w0()   # torch.optim on the same schedule keeps g terms in its buffer: another path
+    opt = oracles.torch_optimizer(name, [p], config)
+    for g, lr in zip(grads, rates):
+        opt.param_groups[0]['lr'], p.grad = lr, g.clone()
+        opt.step()
+    assert rel_error(p.detach(), scheduled[-1]) > 1e-3

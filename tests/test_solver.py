@@ -3,7 +3,7 @@ quiet output, device selection."""
 import pytest
 import torch
 
-import oracles
+from autograder.suites import oracles
 from scratchnn import FullyConnectedNet, Solver
 from scratchnn.device import get_device
 

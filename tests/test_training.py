@@ -5,7 +5,7 @@ Same thresholds on every device (CPU, and CUDA when present); seconds on a CPU.
 import pytest
 import torch
 
-import oracles
+from autograder.suites import oracles
 from scratchnn import FullyConnectedNet, Solver
 from scratchnn.data import load_digits
 

@@ -17,6 +17,7 @@ import pytest
 
 from autograder.harness import HARNESS_KEY
 from autograder.student import LocalStudent
+from autograder.suites import checks
 
 
 def pytest_addoption(parser):
@@ -64,3 +65,18 @@ def student(request, device):
         raise pytest.UsageError("pass --submission DIR or --student-package DIR "
                                 "(or set SCRATCHNN_STUDENT_PACKAGE)")
     return LocalStudent(package_dir)
+
+
+def pytest_runtest_setup(item):
+    checks.NOTES.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test that passed on the student's own code (checks.NOTES) says so, in
+    its user_properties, where the harness finds it in the test's report."""
+    try:
+        return (yield)
+    finally:
+        if checks.NOTES:
+            item.user_properties.append(('note', '\n'.join(checks.NOTES)))

@@ -1,10 +1,10 @@
-"""Trusted references and checks for the hidden suites.
+"""Trusted references: what every graded function should compute.
 
 Everything here runs in the grader process and never touches student code:
-torch's own ops with autograd in float64 (the oracles), torch.optim
-trajectories, finite differences through the Student interface, and the
-checks that turn a mismatch into a message for the student. The messages say
-which output is wrong and by how much, never the expected tensor.
+torch's own ops with autograd in float64, torch.optim for the update rules,
+the trusted data loader. The hidden suites compare student results with
+these, and so do the project's own tests (tests/), so there is one copy of
+each reference.
 """
 import importlib.util
 import math
@@ -14,13 +14,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from autograder.student import StudentError
-
 REPO = Path(__file__).resolve().parents[2]
 # Where the trusted, given modules of scratchnn (data.py) live in the grader.
 TRUSTED_DIR = Path(os.environ.get('SCRATCHNN_TRUSTED_DIR',
                                   REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'))
 F64 = torch.float64
+# CUDA joins a device list only where it exists: no skipped cases on a CPU machine.
+DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 
 
 # ---------------------------------------------------------------- inputs
@@ -35,87 +35,26 @@ def randn(*shape, seed, scale=1.0, dtype=F64):
     return (scale * torch.randn(*shape, generator=generator(seed), dtype=F64)).to(dtype)
 
 
+def labels(N, C, seed):
+    """(N,) int64 labels in [0, C)."""
+    return torch.randint(C, (N,), generator=generator(seed))
+
+
+def non_contiguous(t):
+    """t's values in a non-contiguous layout, as a transpose or a permute
+    makes them (the last two dimensions stored swapped; a 1-D tensor strided):
+    code that calls .view to flatten its input fails on it."""
+    if t.dim() >= 2:
+        view = t.transpose(-1, -2).contiguous().transpose(-1, -2)
+    else:
+        view = torch.stack([t, torch.zeros_like(t)], dim=-1)[..., 0]
+    assert (t.numel() < 2 or not view.is_contiguous()) and torch.equal(view, t)
+    return view
+
+
 def extra_devices():
     """Devices besides the CPU every suite checks: meta always, CUDA when present."""
     return ['meta'] + (['cuda'] if torch.cuda.is_available() else [])
-
-
-def fmt_shape(t):
-    return str(tuple(t.shape))
-
-
-# ---------------------------------------------------------------- checks
-
-def check(condition, message):
-    """Fail the test with exactly `message` (plain raise: no assertion
-    introspection that could show the test's source or expected values)."""
-    if not condition:
-        raise AssertionError(message)
-
-
-def rel_error(got, want):
-    """||got - want|| / (||got|| + ||want||), in float64 on the CPU."""
-    got, want = got.detach().to('cpu', F64), want.detach().to('cpu', F64)
-    return ((got - want).norm() / (got.norm() + want.norm()).clamp_min(1e-300)).item()
-
-
-def expect_tensor(got, what, shape=None, dtype=None, device=None):
-    """Check that `got` is a tensor with the given shape, dtype and device type."""
-    check(isinstance(got, torch.Tensor),
-          f"{what} must be a torch.Tensor, got {type(got).__name__}")
-    if shape is not None:
-        check(tuple(got.shape) == tuple(shape),
-              f"{what} has shape {fmt_shape(got)}, expected {tuple(shape)}")
-    if dtype is not None:
-        check(got.dtype == dtype, f"{what} has dtype {got.dtype}, expected {dtype} "
-                                  "(outputs keep the dtype of the inputs)")
-    if device is not None:
-        check(got.device.type == torch.device(device).type,
-              f"{what} is on device {got.device}, expected {device} "
-              "(outputs stay on the device of the inputs)")
-
-
-def expect_close(got, want, what, tol=1e-8, atol=1e-12):
-    """Check values: ||got - want|| <= tol * (||got|| + ||want||) + atol.
-
-    want is the trusted float64 oracle; got must have its shape. atol covers
-    outputs that are zero in exact arithmetic (round-off on both sides).
-    """
-    expect_tensor(got, what, shape=want.shape)
-    got64 = got.detach().to('cpu', F64)
-    want64 = want.detach().to('cpu', F64)
-    check(bool(torch.isfinite(got64).all()),
-          f"{what} contains NaN or inf (on a {fmt_shape(want)} output)")
-    err = (got64 - want64).norm().item()
-    scale = (got64.norm() + want64.norm()).item()
-    check(err <= tol * scale + atol,
-          f"{what} has the wrong values (relative error {err / max(scale, 1e-300):.1e} "
-          f"on a {fmt_shape(want)} output)")
-
-
-def expect_unchanged(after, before, what):
-    """Inputs are not modified in place unless the contract says so."""
-    check(isinstance(after, torch.Tensor) and torch.equal(after, before),
-          f"{what} was modified in place; inputs must stay unchanged")
-
-
-def expect_raises(call, exc_name, what):
-    """`call()` must raise a StudentError that reports exception `exc_name`."""
-    try:
-        call()
-    except StudentError as e:
-        check(exc_name in str(e), f"{what} should raise {exc_name}, but: {e}")
-        return
-    raise AssertionError(f"{what} should raise {exc_name}, but returned normally")
-
-
-def plain(value, what):
-    """A returned value that must have crossed as data (a tensor, a dict of
-    tensors), not as a reference to an object of the student's process."""
-    from autograder.student import Ref
-    check(not isinstance(value, Ref),
-          f"{what} must be a tensor/number/dict of tensors, got an object of another type")
-    return value
 
 
 # ---------------------------------------------------------------- gradients
@@ -123,7 +62,7 @@ def plain(value, what):
 def autograd(fn, inputs, dout=None):
     """Oracle gradients: (fn(*inputs) detached, [d sum(fn * dout) / d input]).
 
-    Each input gets a fresh float64 leaf copy; dout=None means ones.
+    Each input gets a fresh leaf copy; dout=None means ones (a scalar loss).
     """
     leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
     out = fn(*leaves)
@@ -132,55 +71,22 @@ def autograd(fn, inputs, dout=None):
     return out.detach(), [g.detach() for g in grads]
 
 
-def directional_check(forward, inputs, grads, dout, names, what, seed=0, directions=2,
-                      h=1e-5, tol=1e-5):
-    """The student's analytic gradients against central differences of the
-    student's OWN forward, computed here in the grader.
-
-    Inputs:
-    - forward: callable(list of inputs) -> output tensor (calls the student)
-    - inputs: list of float64 tensors; grads: the student's gradient of each
-      (None to skip one), same shapes
-    - dout: upstream gradient shaped like the output (None: the output is a
-      scalar loss)
-    - names: name of each input, for messages; what: the function checked
-
-    For a random direction u, (L(x + h u) - L(x - h u)) / 2h with
-    L = sum(forward * dout) must equal sum(grad * u).
-    """
-    gen = generator(seed)
-    for i, (x, g, name) in enumerate(zip(inputs, grads, names)):
-        if g is None:
-            continue
-        expect_tensor(g, f"{what}: d{name}", shape=x.shape)
-        for _ in range(directions):
-            u = torch.randn(x.shape, generator=gen, dtype=F64)
-
-            def objective(sign):
-                moved = list(inputs)
-                moved[i] = x + sign * h * u
-                out = forward(moved)
-                expect_tensor(out, f"{what}: the output")
-                out = out.detach().to('cpu', F64)
-                return (out if dout is None else out * dout).sum().item()
-
-            numeric = (objective(1) - objective(-1)) / (2 * h)
-            analytic = (g.detach().to('cpu', F64) * u).sum().item()
-            err = abs(numeric - analytic)
-            scale = abs(numeric) + abs(analytic)
-            check(err <= tol * scale + 1e-7,
-                  f"{what}: d{name} does not match a numeric gradient of your own forward "
-                  f"pass (relative error {err / max(scale, 1e-300):.1e} along a random "
-                  f"direction, {fmt_shape(x)} {name})")
-
-
-# ---------------------------------------------------------------- layer oracles
+# ---------------------------------------------------------------- layers
 
 def linear(x, w, b):
     return x.reshape(x.shape[0], -1) @ w + b
 
 
+def relu(x):
+    return F.relu(x)
+
+
+def linear_relu(x, w, b):
+    return F.relu(linear(x, w, b))
+
+
 def softmax_loss(x, y):
+    """Mean cross-entropy of scores x (N, C) and labels y (N,)."""
     return F.cross_entropy(x, y)
 
 
@@ -199,6 +105,11 @@ def batch_stats(x):
     return x.mean(dim=dims), x.var(dim=dims, unbiased=False)
 
 
+def running_update(running, batch, momentum=0.9):
+    """The running average of the contract: momentum * running + (1 - momentum) * batch."""
+    return momentum * running + (1 - momentum) * batch
+
+
 def layernorm(x, gamma, beta, eps=1e-5):
     return F.layer_norm(x, (x.shape[1],), gamma, beta, eps)
 
@@ -207,31 +118,88 @@ def groupnorm(x, gamma, beta, G, eps=1e-5):
     return F.group_norm(x, G, gamma, beta, eps)
 
 
-def fc_net_scores(params, X, num_layers, normalization=None, running=None, eps=1e-5):
-    """Scores of a FullyConnectedNet without dropout.
+def dropout(x, mask):
+    """Inverted dropout with a given scaled keep mask (0 or 1 / (1 - p))."""
+    return x * mask
 
-    running: None for train-mode normalization (batch statistics), or a list of
-    L-1 (running_mean, running_var) pairs for test-mode batchnorm.
+
+# ---------------------------------------------------------------- the net
+
+def fc_net_scores(params, X, num_layers, normalization=None, running=None, masks=None,
+                  stats=None, eps=1e-5):
+    """Scores of a FullyConnectedNet: {linear - [norm] - relu - [dropout]} x (L-1) - linear.
+
+    - running: None for train-mode normalization (batch statistics), or a list
+      of L-1 (running_mean, running_var) pairs for test-mode batchnorm
+    - masks: None (no dropout), or L-1 scaled keep masks, one per hidden layer
+    - stats: a list to which train-mode batchnorm appends the (mean, var) of
+      each layer's batch (what the net's running averages follow)
     """
     h = X.reshape(X.shape[0], -1)
     for i in range(1, num_layers):
         h = linear(h, params[f'W{i}'], params[f'b{i}'])
         gamma, beta = params.get(f'gamma{i}'), params.get(f'beta{i}')
         if normalization == 'batchnorm' and running is None:
+            if stats is not None:
+                stats.append(tuple(s.detach() for s in batch_stats(h)))
             h = batchnorm_train(h, gamma, beta, eps)
         elif normalization == 'batchnorm':
             h = batchnorm_test(h, gamma, beta, *running[i - 1], eps)
         elif normalization == 'layernorm':
             h = layernorm(h, gamma, beta, eps)
         h = F.relu(h)
+        if masks is not None:
+            h = dropout(h, masks[i - 1])
     return linear(h, params[f'W{num_layers}'], params[f'b{num_layers}'])
 
 
-def fc_net_loss(params, X, y, num_layers, normalization=None, reg=0.0):
-    """Mean cross-entropy plus reg * sum(W**2) over the weights only."""
-    scores = fc_net_scores(params, X, num_layers, normalization)
+def fc_net_loss(params, X, y, num_layers, normalization=None, reg=0.0, masks=None, stats=None):
+    """Mean cross-entropy of the net's scores plus reg * sum(W**2) over the weights only."""
+    scores = fc_net_scores(params, X, num_layers, normalization, masks=masks, stats=stats)
     return softmax_loss(scores, y) + reg * sum((params[f'W{i}'] ** 2).sum()
                                                for i in range(1, num_layers + 1))
+
+
+def fc_net_loss_and_grads(params, X, y, num_layers, normalization=None, reg=0.0, masks=None,
+                          stats=None):
+    """(loss, {name: gradient}) of fc_net_loss, by autograd."""
+    names = sorted(params)
+    loss, grads = autograd(
+        lambda *ps: fc_net_loss(dict(zip(names, ps)), X, y, num_layers, normalization, reg,
+                                masks, stats),
+        [params[k] for k in names])
+    return loss, dict(zip(names, grads))
+
+
+def fc_net_param_shapes(hidden_dims, input_dim, num_classes, normalization):
+    """{name: shape} of a FullyConnectedNet's params."""
+    dims = [input_dim, *hidden_dims, num_classes]
+    shapes = {}
+    for i in range(1, len(dims)):
+        shapes[f'W{i}'], shapes[f'b{i}'] = (dims[i - 1], dims[i]), (dims[i],)
+        if normalization and i < len(dims) - 1:
+            shapes[f'gamma{i}'], shapes[f'beta{i}'] = (dims[i],), (dims[i],)
+    return shapes
+
+
+# ---------------------------------------------------------------- initializers
+
+def fans(Din, Dout, K=None):
+    r = 1 if K is None else K * K
+    return Din * r, Dout * r
+
+
+def init_shape(Din, Dout, K=None):
+    return (Din, Dout) if K is None else (Dout, Din, K, K)
+
+
+def xavier_std(Din, Dout, K=None, gain=1.0):
+    fan_in, fan_out = fans(Din, Dout, K)
+    return gain * math.sqrt(2 / (fan_in + fan_out))
+
+
+def kaiming_std(Din, Dout, K=None, relu=True):
+    return math.sqrt((2 if relu else 1) / fans(Din, Dout, K)[0])
 
 
 # ---------------------------------------------------------------- optimizers
@@ -296,6 +264,14 @@ def gradient_sequence(shape, steps, seed):
     return [scales * (drift + torch.randn(shape, generator=gen, dtype=F64)) for _ in range(steps)]
 
 
+def torch_optimizer(rule, params, config=None):
+    """A torch.optim optimizer doing `rule` with our hyperparameters (missing
+    ones take the contract's defaults) on a list of leaf tensors."""
+    hyper = {**DEFAULTS[rule], **(config or {})}
+    opt_class, translate, _ = TORCH_RULES[rule]
+    return opt_class(params, foreach=False, **translate(hyper))
+
+
 def torch_trajectory(rule, w0, grads, config):
     """torch.optim's weights after each step and its final state in our keys.
 
@@ -303,16 +279,56 @@ def torch_trajectory(rule, w0, grads, config):
     Returns ([w after step 1, ...], {state key: value}).
     """
     hyper = {**DEFAULTS[rule], **(config or {})}
-    opt_class, translate, state_keys = TORCH_RULES[rule]
     p = w0.detach().clone()
-    opt = opt_class([p], foreach=False, **translate(hyper))
+    opt = torch_optimizer(rule, [p], hyper)
     trajectory = []
     for g in grads:
         p.grad = g.clone()
         opt.step()
         trajectory.append(p.detach().clone())
-    state = opt.state[p]
-    return trajectory, {key: fn(state, hyper) for key, fn in state_keys.items()}
+    state_keys = TORCH_RULES[rule][2]
+    return trajectory, {key: fn(opt.state[p], hyper) for key, fn in state_keys.items()}
+
+
+def reference_trajectory(rule, w0, grads, config, learning_rates=None):
+    """The contract's weights after each step and final state (see torch_trajectory).
+
+    learning_rates: None (config's, constant), or the learning rate of each
+    step (a schedule that changes config['learning_rate'] between steps, as
+    the Solver's lr_decay does). With a changing learning rate the contract's
+    momentum rules (the velocity holds -lr * g terms) leave torch.optim (whose
+    buffer holds g terms), so those follow the contract's formulas here; the
+    other rules use the current rate only in the step, as torch does.
+    """
+    if learning_rates is None:
+        return torch_trajectory(rule, w0, grads, config)
+    hyper = {**DEFAULTS[rule], **(config or {})}
+    if rule in ('sgd_momentum', 'nesterov'):
+        return _momentum_trajectory(rule, w0, grads, hyper, learning_rates)
+    p = w0.detach().clone()
+    opt = torch_optimizer(rule, [p], hyper)
+    trajectory = []
+    for g, lr in zip(grads, learning_rates):
+        hyper['learning_rate'] = opt.param_groups[0]['lr'] = lr
+        p.grad = g.clone()
+        opt.step()
+        trajectory.append(p.detach().clone())
+    state_keys = TORCH_RULES[rule][2]
+    return trajectory, {key: fn(opt.state[p], hyper) for key, fn in state_keys.items()}
+
+
+def _momentum_trajectory(rule, w0, grads, hyper, learning_rates):
+    """sgd_momentum / nesterov by the contract's formulas:
+    v' = mu v - lr g; sgd_momentum: w + v'; nesterov: w - mu v + (1 + mu) v'."""
+    mu, w, v = hyper['momentum'], w0.detach().clone(), torch.zeros_like(w0)
+    trajectory = []
+    for g, lr in zip(grads, learning_rates):
+        g = g + hyper['weight_decay'] * w
+        v_next = mu * v - lr * g
+        w = w + v_next if rule == 'sgd_momentum' else w - mu * v + (1 + mu) * v_next
+        v = v_next
+        trajectory.append(w.clone())
+    return trajectory, {'velocity': v}
 
 
 # ---------------------------------------------------------------- data
@@ -332,80 +348,9 @@ _DIGITS = {}
 def digits(seed=0):
     """The digits splits (float64, CPU) from the trusted loader, cached."""
     if seed not in _DIGITS:
-        data = load_trusted('data').load_digits(seed=seed, dtype=F64)
-        _DIGITS[seed] = data
+        _DIGITS[seed] = load_trusted('data').load_digits(seed=seed, dtype=F64)
     return _DIGITS[seed]
 
 
 def accuracy(scores, y):
     return (scores.argmax(dim=1) == y).double().mean().item()
-
-
-# ---------------------------------------------------------------- calls
-
-def unpack(value, n, what, names):
-    """A student's return value that must be a tuple of n parts."""
-    check(isinstance(value, (tuple, list)) and len(value) == n,
-          f"{what} must return {names}, got {type(value).__name__}"
-          + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else ''))
-    return value
-
-
-def forward(student, target, *args, **kwargs):
-    """Call a layer's forward: (out, cache Ref, Result)."""
-    res = student.call(target, *args, **kwargs)
-    out, _ = unpack(res.value, 2, target, '(out, cache)')
-    return out, res.ref[1], res
-
-
-def backward(student, target, dout, cache_ref, n=3):
-    """Call a layer's backward; a tuple of n gradients (n=1: the single dx)."""
-    value = student.call(target, dout, cache_ref).value
-    if n == 1:
-        return value
-    return unpack(value, n, target, '(' + ', '.join(['dx', 'dw', 'db'][:n]) + ')')
-
-
-# ---------------------------------------------------------------- randomness
-
-def _sigma_tol(sigma, n, k=6.0):
-    return k * sigma / math.sqrt(n)
-
-
-def expect_normal(w, std, what, k=6.0):
-    """w looks like i.i.d. N(0, std^2): mean, spread, and the share within one
-    std (0.6827), each within k standard errors of the sampling noise."""
-    w = w.detach().to('cpu', F64).flatten()
-    n = w.numel()
-    mean, sd = w.mean().item(), w.std().item()
-    check(abs(mean) <= _sigma_tol(std, n, k),
-          f"{what}: the mean of the {n} values is {mean:.3g}, expected about 0")
-    check(abs(sd - std) <= _sigma_tol(std, 2 * n, k),
-          f"{what}: the standard deviation is {sd:.4g}, expected {std:.4g}")
-    inside = (w.abs() <= std).double().mean().item()
-    p = math.erf(1 / math.sqrt(2))
-    check(abs(inside - p) <= _sigma_tol(math.sqrt(p * (1 - p)), n, k),
-          f"{what}: {inside:.3f} of the values lie within one std of 0; a normal "
-          f"distribution has {p:.3f} there")
-
-
-def expect_uniform(w, a, what, k=6.0):
-    """w looks like i.i.d. U(-a, a): inside the bounds, reaching near both ends,
-    mean about 0, half the values within a/2, std about a/sqrt(3)."""
-    w = w.detach().to('cpu', F64).flatten()
-    n = w.numel()
-    low, high = w.min().item(), w.max().item()
-    check(-a * (1 + 1e-6) <= low and high <= a * (1 + 1e-6),
-          f"{what}: values range over [{low:.4g}, {high:.4g}], outside the bound {a:.4g}")
-    # P(no value within 40a/n of an end) = (1 - 20/n)^n ~ e^-20.
-    check(high >= a * (1 - 40 / n) and low <= -a * (1 - 40 / n),
-          f"{what}: values range over [{low:.4g}, {high:.4g}], expected to fill (-{a:.4g}, {a:.4g})")
-    mean = w.mean().item()
-    check(abs(mean) <= _sigma_tol(a / math.sqrt(3), n, k),
-          f"{what}: the mean of the {n} values is {mean:.3g}, expected about 0")
-    inside = (w.abs() <= a / 2).double().mean().item()
-    check(abs(inside - 0.5) <= _sigma_tol(0.5, n, k),
-          f"{what}: {inside:.3f} of the values lie within half the bound; U(-a, a) has 0.5 there")
-    sd = w.std().item()
-    check(abs(sd - a / math.sqrt(3)) <= _sigma_tol(a / math.sqrt(3) * math.sqrt(0.2), n, k),
-          f"{what}: the standard deviation is {sd:.4g}, expected {a / math.sqrt(3):.4g}")

@@ -1,6 +1,8 @@
 """Hidden tests of scratchnn/init.py: shapes, dtypes, devices and the
 distributions of the initializers, by sampling statistics with tolerances from
 the sampling noise, so that any correct way of drawing the numbers passes.
+Every branch: K None and set, relu both ways, a gain, float32 and float64,
+the CPU, meta and CUDA when present.
 """
 import math
 
@@ -8,99 +10,78 @@ import pytest
 import torch
 
 from autograder.suites import oracles as O
-from autograder.suites.oracles import expect_tensor
+from autograder.suites.checks import expect_normal, expect_tensor, expect_uniform
 
 # (Din, Dout, K): non-square linear weights and convolution kernels.
-CASES = [(300, 200, None), (40, 64, 3), (16, 24, 5)]
-
-
-def shape_of(Din, Dout, K):
-    return (Din, Dout) if K is None else (Dout, Din, K, K)
-
-
-def fans(Din, Dout, K):
-    r = 1 if K is None else K * K
-    return Din * r, Dout * r
+SHAPES = [(300, 200, None), (40, 64, 3), (16, 24, 5)]
 
 
 def draw(student, name, Din, Dout, K, **kwargs):
     w = student.call(f'init.{name}', Din, Dout, K, **kwargs).value
     what = f"{name}({Din}, {Dout}, K={K}{''.join(f', {k}={v!r}' for k, v in kwargs.items())})"
-    dtype = kwargs.get('dtype', torch.float32)
-    expect_tensor(w, what, shape=shape_of(Din, Dout, K), dtype=dtype)
+    expect_tensor(w, what, shape=O.init_shape(Din, Dout, K), dtype=kwargs.get('dtype', torch.float32))
     return w, what
 
 
-def check_devices(student, name):
-    """dtype is kept, and the tensor is created on the requested device."""
+# name -> [(kwargs, expected distribution: ('uniform', bound) or ('normal', std))] per shape
+def expectations(name, Din, Dout, K):
+    if name.startswith('xavier'):
+        cases = [{}, {'gain': 2.5}]
+        std = lambda kw: O.xavier_std(Din, Dout, K, kw.get('gain', 1.0))  # noqa: E731
+    else:
+        cases = [{'relu': True}, {'relu': False}]
+        std = lambda kw: O.kaiming_std(Din, Dout, K, kw['relu'])  # noqa: E731
+    uniform = name.endswith('uniform')
+    return [(kw, ('uniform', math.sqrt(3) * std(kw)) if uniform else ('normal', std(kw)))
+            for kw in cases]
+
+
+INITIALIZERS = ['xavier_uniform', 'xavier_normal', 'kaiming_uniform', 'kaiming_normal']
+
+
+def params(names):
+    return [pytest.param(n, shape, id=f"{n}-{'x'.join(str(s) for s in shape if s)}",
+                         marks=pytest.mark.item(n)) for n in names for shape in SHAPES]
+
+
+@pytest.mark.parametrize('name, shape', params(INITIALIZERS))
+def test_distribution(student, name, shape):
+    """The distribution of the contract, for every option of the initializer."""
+    Din, Dout, K = shape
+    for kwargs, (kind, scale) in expectations(name, Din, Dout, K):
+        for dtype in (torch.float32, torch.float64):
+            w, what = draw(student, name, Din, Dout, K, **kwargs, dtype=dtype)
+            if kind == 'uniform':
+                expect_uniform(w, scale, what)
+            else:
+                expect_normal(w, scale, what)
+
+
+@pytest.mark.parametrize('relu', [True, False])
+@pytest.mark.item('kaiming_normal')
+def test_kaiming_initializer_alias(student, relu):
+    """kaiming_initializer is kaiming_normal under the EECS 498 name, dtype and device included."""
+    w, what = draw(student, 'kaiming_initializer', 300, 200, None, relu=relu)
+    expect_normal(w, O.kaiming_std(300, 200, None, relu), what)
+    for device in O.extra_devices():
+        w = student.call('init.kaiming_initializer', 6, 4, None, relu=relu, device=device,
+                         dtype=torch.float64).value
+        expect_tensor(w, f"kaiming_initializer(6, 4, relu={relu}, device={device!r}, "
+                         "dtype=torch.float64)", shape=(6, 4), dtype=torch.float64, device=device)
+
+
+@pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.item(n)) for n in INITIALIZERS])
+def test_dtype_and_device(student, name):
+    """The tensor is created with the requested dtype on the requested device,
+    on every branch (K None and set); counted once a float64 draw is right."""
+    kwargs, (kind, scale) = expectations(name, 60, 40, None)[0]
+    w, what = draw(student, name, 60, 40, None, **kwargs, dtype=torch.float64)
+    (expect_uniform if kind == 'uniform' else expect_normal)(w, scale, what)
     for device in ['cpu'] + O.extra_devices():
         for dtype in (torch.float32, torch.float64):
-            w = student.call(f'init.{name}', 6, 4, 3, device=device, dtype=dtype).value
-            expect_tensor(w, f"{name}(6, 4, K=3, device={device!r}, dtype={dtype})",
-                          shape=(4, 6, 3, 3), dtype=dtype, device=device)
-
-
-def xavier_bound(Din, Dout, K, gain=1.0):
-    fan_in, fan_out = fans(Din, Dout, K)
-    return gain * math.sqrt(6 / (fan_in + fan_out))
-
-
-def kaiming_std(Din, Dout, K, relu=True):
-    return math.sqrt((2 if relu else 1) / fans(Din, Dout, K)[0])
-
-
-@pytest.mark.item('xavier_uniform')
-def test_xavier_uniform_distribution(student):
-    for Din, Dout, K in CASES:
-        w, what = draw(student, 'xavier_uniform', Din, Dout, K)
-        O.expect_uniform(w, xavier_bound(Din, Dout, K), what)
-    w, what = draw(student, 'xavier_uniform', 100, 300, None, gain=2.5, dtype=torch.float64)
-    O.expect_uniform(w, xavier_bound(100, 300, None, 2.5), what)
-
-
-@pytest.mark.item('xavier_uniform')
-def test_xavier_uniform_dtype_and_device(student):
-    check_devices(student, 'xavier_uniform')
-
-
-@pytest.mark.item('xavier_normal')
-def test_xavier_normal_distribution(student):
-    for Din, Dout, K in CASES:
-        w, what = draw(student, 'xavier_normal', Din, Dout, K)
-        O.expect_normal(w, xavier_bound(Din, Dout, K) / math.sqrt(3), what)
-    w, what = draw(student, 'xavier_normal', 100, 300, None, gain=0.5, dtype=torch.float64)
-    O.expect_normal(w, xavier_bound(100, 300, None, 0.5) / math.sqrt(3), what)
-
-
-@pytest.mark.item('xavier_normal')
-def test_xavier_normal_dtype_and_device(student):
-    check_devices(student, 'xavier_normal')
-
-
-@pytest.mark.item('kaiming_uniform')
-def test_kaiming_uniform_distribution(student):
-    for relu in (True, False):
-        for Din, Dout, K in CASES:
-            w, what = draw(student, 'kaiming_uniform', Din, Dout, K, relu=relu)
-            O.expect_uniform(w, math.sqrt(3) * kaiming_std(Din, Dout, K, relu), what)
-
-
-@pytest.mark.item('kaiming_uniform')
-def test_kaiming_uniform_dtype_and_device(student):
-    check_devices(student, 'kaiming_uniform')
-
-
-@pytest.mark.item('kaiming_normal')
-def test_kaiming_normal_distribution(student):
-    for relu in (True, False):
-        for Din, Dout, K in CASES:
-            w, what = draw(student, 'kaiming_normal', Din, Dout, K, relu=relu)
-            O.expect_normal(w, kaiming_std(Din, Dout, K, relu), what)
-    # kaiming_initializer is the same initializer under the EECS 498 name.
-    w, what = draw(student, 'kaiming_initializer', 300, 200, None)
-    O.expect_normal(w, kaiming_std(300, 200, None), what)
-
-
-@pytest.mark.item('kaiming_normal')
-def test_kaiming_normal_dtype_and_device(student):
-    check_devices(student, 'kaiming_normal')
+            for K in (None, 3):
+                kwargs, _ = expectations(name, 6, 4, K)[-1]
+                w = student.call(f'init.{name}', 6, 4, K, device=device, dtype=dtype, **kwargs).value
+                expect_tensor(w, f"{name}(6, 4, K={K}, device={device!r}, dtype={dtype}"
+                                 + ''.join(f', {k}={v!r}' for k, v in kwargs.items()) + ')',
+                              shape=O.init_shape(6, 4, K), dtype=dtype, device=device)

@@ -1,7 +1,7 @@
 """Correct initializers drawing their numbers in other ways."""
 from mistakes import Case, Def
 
-S = ['test_init.py']
+
 
 CASES = {
     'init_empty_uniform_and_normal': Case({'init': [
@@ -29,5 +29,14 @@ def kaiming_normal(Din, Dout, K=None, relu=True, device='cpu', dtype=torch.float
     fan_in = Din * (1 if K is None else K * K)
     std = ((2.0 if relu else 1.0) / fan_in) ** 0.5
     return torch.normal(0.0, std, size=weight_shape(Din, Dout, K), device=device, dtype=dtype)
-''')]}, S),
+''')]}),
 }
+
+CASES.update({
+    'drawn_in_float64_then_cast': Case({'init': [
+        ("    u = torch.rand(weight_shape(Din, Dout, K), device=device, dtype=dtype)\n    w = (2 * u - 1) * a\n"
+         "    ### END SOLUTION\n    return w\n\n\ndef xavier_normal",
+         "    u = torch.rand(weight_shape(Din, Dout, K), device=device, dtype=torch.float64)\n"
+         "    w = ((2 * u - 1) * a).to(dtype)\n"
+         "    ### END SOLUTION\n    return w\n\n\ndef xavier_normal")]}),
+})

@@ -12,7 +12,12 @@ Every rule has the signature
 
 Every rule accepts `weight_decay`, coupled L2: the rule uses
 `g = dw + weight_decay * w` as its gradient. `adamw` instead decouples it.
-w is not modified in place; next_w is a new tensor.
+
+Only the returned next_w and the state keys of the returned config are
+graded: a rule may update w and its state tensors in place (as the classic
+`w -= learning_rate * dw` does), and may read a hyperparameter with
+`config.get(key, default)` instead of writing the default into config. dw is
+never modified. (The rules below return new tensors and write the defaults.)
 """
 import torch
 

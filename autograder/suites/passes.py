@@ -1,0 +1,243 @@
+"""Forward and backward passes graded from a table: a spec per layer (its
+targets, tensor inputs, oracle and items) and cases (inputs and options),
+fed to the generic checks below. The suites parametrize their tests with
+`forward_params(...)` / `backward_params(...)`.
+
+What each check grants (a mistake costs its own item once):
+- a forward pass earns its points when its output is the oracle's, or, for
+  a layer the contract builds from other layers (Linear_ReLU,
+  SpatialBatchNorm), the same layers of the student's own composed as the
+  contract says (a wrong Linear costs linear_forward, not Linear_ReLU too);
+- a backward pass earns its points when its gradients are the true layer's,
+  or, where the student's forward is not the true one, exact for that
+  forward (central differences in float64, checks.own_forward_errors), or
+  the composition of the student's own backward passes. When none holds and
+  the forward is wrong, the failure names the forward item as its cause.
+- side conditions (inputs and dout unchanged, dtype and device) count once
+  the output is right.
+"""
+import functools
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import pytest
+import torch
+
+from autograder.suites import oracles as O
+from autograder.suites.checks import (F32_TOL, F64, FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference,
+                                      backward, expect_close, expect_match, expect_tensor,
+                                      expect_unchanged, forward, is_close, own_forward_errors)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer of the contract: `forward(*tensors, *extra) -> (out, cache)`,
+    `backward(dout, cache) -> gradients of the tensors`."""
+    name: str                        # 'BatchNorm', as in messages: 'BatchNorm.forward'
+    module: str                      # the student module: 'normalization'
+    forward_item: str
+    backward_item: str
+    inputs: tuple                    # the tensor inputs, in call order: ('x', 'gamma', 'beta')
+    oracle: Callable                 # oracle(*tensors, **case.oracle_options) -> out
+    extra: Callable = lambda options: ()    # the arguments after the tensors (a fresh bn_param...)
+    backward_method: str = 'backward'
+    # The contract's compositions of the student's own parts:
+    # by_parts(student, tensors, options, dout) -> [(label, thunk)], thunk() -> (out, {name: grad}),
+    # the gradients None when dout is None.
+    by_parts: Optional[Callable] = None
+    # For a composite: which part's item modifies dout in place, if one does:
+    # dout_culprit(student, tensors, dout) -> item or None.
+    dout_culprit: Optional[Callable] = None
+
+    @property
+    def forward_target(self):
+        return f'{self.module}.{self.name}.forward'
+
+    @property
+    def backward_target(self):
+        return f'{self.module}.{self.name}.{self.backward_method}'
+
+    def call_forward(self, student, tensors, options):
+        return forward(student, self.forward_target,
+                       *[tensors[n] for n in self.inputs], *self.extra(options))
+
+    def call_backward(self, student, dout, cache):
+        """({'dx': ..., 'dw': ...}, Result): the gradient of each tensor input."""
+        return backward(student, self.backward_target, dout, cache, self.grad_names)
+
+    @property
+    def grad_names(self):
+        return tuple(f'd{n}' for n in self.inputs)
+
+
+@dataclass(frozen=True)
+class Case:
+    """Inputs of one check: `tensors()` -> {name: float64 tensor} (fresh each call)."""
+    id: str                          # for test ids: '4d-input'
+    what: str                        # for messages: 'x of shape (2, 3, 4, 5)'
+    tensors: Callable
+    options: dict = field(default_factory=dict)   # eps, mode, G... (see Layer.extra)
+    numeric: bool = True             # may the gradient follow central differences? (not at kinks)
+
+    @property
+    def oracle_options(self):
+        return {k: v for k, v in self.options.items() if k in ('eps', 'G')}
+
+
+def forward_params(pairs):
+    """pytest params for (layer, case) pairs of forward checks, marked with the
+    layer's forward item, with ids 'Layer-case'."""
+    return [pytest.param(layer, case, id=f'{layer.name}-{case.id}',
+                         marks=pytest.mark.item(layer.forward_item)) for layer, case in pairs]
+
+
+def backward_params(pairs):
+    """pytest params for (layer, case) pairs of backward checks, marked with the
+    layer's backward item, with ids 'Layer.method-case'."""
+    return [pytest.param(layer, case, id=f'{layer.name}.{layer.backward_method}-{case.id}',
+                         marks=pytest.mark.item(layer.backward_item)) for layer, case in pairs]
+
+
+def _seed(case):
+    return zlib.crc32(case.id.encode()) % 100_000
+
+
+def _dout(out_shape, case):
+    """The upstream gradient of a case; non-contiguous when the case says so."""
+    dout = O.randn(*out_shape, seed=_seed(case) + 7)
+    return O.non_contiguous(dout) if case.options.get('non_contiguous_dout') else dout
+
+
+def _compositions(student, layer, tensors, options, dout):
+    """[(label, thunk)] of the layer's compositions of the student's own parts,
+    each computed at most once, and only when asked for."""
+    if layer.by_parts is None:
+        return []
+    return [(label, functools.cache(thunk))
+            for label, thunk in layer.by_parts(student, tensors, options, dout)]
+
+
+def _described(layer, case, method='forward'):
+    return f"{layer.name}.{method} for {case.what}"
+
+
+# ---------------------------------------------------------------- the checks
+
+def check_forward(student, layer, case):
+    """The output is the oracle's, or the composition of the student's own parts."""
+    tensors = case.tensors()
+    out, _, _ = layer.call_forward(student, tensors, case.options)
+    references = [Reference('the true layer',
+                            lambda: {'out': layer.oracle(*tensors.values(), **case.oracle_options)},
+                            VALUE_TOL)]
+    for label, parts in _compositions(student, layer, tensors, case.options, None):
+        references.append(Reference(label, lambda parts=parts: {'out': parts()[0]}, VALUE_TOL))
+    expect_match(_described(layer, case), {'out': out}, references)
+
+
+def check_backward(student, layer, case):
+    """The gradients are the true layer's, or exact for the student's own
+    forward, or the composition of the student's own backward passes."""
+    tensors = case.tensors()
+    out, cache, _ = layer.call_forward(student, tensors, case.options)
+    expect_tensor(out, f"{_described(layer, case)}: out")
+    dout = _dout(out.shape, case)
+    grads, _ = layer.call_backward(student, dout, cache)
+    want_out, want = O.autograd(lambda *ts: layer.oracle(*ts, **case.oracle_options),
+                                list(tensors.values()), dout)
+    forward_ok = isinstance(out, torch.Tensor) and out.shape == want_out.shape and is_close(
+        out, want_out, VALUE_TOL)
+    references = [Reference('the true layer', lambda: dict(zip(layer.grad_names, want)), GRAD_TOL)]
+    if case.numeric and not forward_ok:
+        # Only a forward pass that is not the true one needs its own numeric
+        # gradient: where it is the true layer, the true gradients are its own.
+        def own():
+            errors = own_forward_errors(
+                lambda ins: layer.call_forward(student, dict(zip(tensors, ins)), case.options)[0],
+                tensors, {n: grads[f'd{n}'] for n in tensors}, dout, seed=_seed(case),
+                what=f"your {layer.name}.forward")
+            return {f'd{n}': e for n, e in errors.items()}
+        references.append(Reference('a numeric gradient of your own forward pass', own, FD_TOL,
+                                    errors=True))
+    for label, parts in _compositions(student, layer, tensors, case.options, dout):
+        references.append(Reference(label, lambda parts=parts: parts()[1], GRAD_TOL))
+    caused_by, note, because = None, '', ''
+    if not forward_ok and layer.forward_item != layer.backward_item:
+        caused_by = layer.forward_item
+        note = (f"; your {layer.name}.forward is wrong too (see {layer.forward_item}): "
+                "fix it first, then this backward pass can be checked on its own")
+        because = f"your {layer.name}.forward is wrong (see {layer.forward_item})"
+    expect_match(_described(layer, case, layer.backward_method), grads, references, caused_by, note,
+                 because)
+
+
+# Side conditions count once the output is right: a function that returns
+# garbage earns nothing for leaving its inputs alone or for its dtype.
+
+def check_forward_leaves_inputs(student, layer, case):
+    """The forward pass (right on this case) leaves its tensor inputs unchanged."""
+    check_forward(student, layer, case)
+    tensors = case.tensors()
+    _, _, res = layer.call_forward(student, tensors, case.options)
+    for (name, before), after in zip(tensors.items(), res.args):
+        expect_unchanged(after, before, f"{layer.name}.forward: {name}")
+
+
+def check_backward_leaves_dout(student, layer, case):
+    """The backward pass (right on this case) leaves dout unchanged."""
+    check_backward(student, layer, case)
+    tensors = case.tensors()
+    out, cache, _ = layer.call_forward(student, tensors, case.options)
+    dout = _dout(out.shape, case)
+    _, res = layer.call_backward(student, dout, cache)
+    try:
+        expect_unchanged(res.args[0], dout, f"{layer.name}.{layer.backward_method}: dout")
+    except Failure as e:
+        culprit = layer.dout_culprit(student, tensors, dout) if layer.dout_culprit else None
+        if culprit is None:
+            raise
+        raise Failure(f"{e} (by {culprit}, which modifies its dout)", caused_by=culprit) from None
+
+
+def dtype_device_cases():
+    """(device, dtype) pairs every layer is checked on besides float64 CPU."""
+    return [('cpu', torch.float32)] + [(d, F64) for d in O.extra_devices()]
+
+
+def _on(tensors, device, dtype):
+    return {k: v.to(device=device, dtype=dtype) for k, v in tensors.items()}
+
+
+def check_forward_dtype_device(student, layer, case):
+    """out (right in float64) keeps the dtype and the device of the inputs, and
+    in float32 agrees with the student's own float64 result."""
+    check_forward(student, layer, case)
+    out64, _, _ = layer.call_forward(student, case.tensors(), case.options)
+    for device, dtype in dtype_device_cases():
+        out, _, _ = layer.call_forward(student, _on(case.tensors(), device, dtype), case.options)
+        what = f"{layer.name}.forward: out for {dtype} inputs on {device}"
+        expect_tensor(out, what, shape=out64.shape, dtype=dtype, device=device)
+        if device == 'cpu':
+            expect_close(out, out64, f"{what}, against your float64 result", tol=F32_TOL)
+
+
+def check_backward_dtype_device(student, layer, case):
+    """Every gradient (right in float64) keeps the dtype, device and shape of its
+    input, and in float32 agrees with the student's own float64 gradient."""
+    check_backward(student, layer, case)
+    out, cache, _ = layer.call_forward(student, case.tensors(), case.options)
+    dout = _dout(out.shape, case)
+    grads64, _ = layer.call_backward(student, dout, cache)
+    for device, dtype in dtype_device_cases():
+        tensors = _on(case.tensors(), device, dtype)
+        out, cache, _ = layer.call_forward(student, tensors, case.options)
+        expect_tensor(out, f"{layer.name}.forward: out for {dtype} inputs on {device}",
+                      dtype=dtype, device=device)
+        grads, _ = layer.call_backward(student, dout.to(device=device, dtype=dtype), cache)
+        for name, g in zip(layer.inputs, grads.values()):
+            what = f"{layer.name}.{layer.backward_method}: d{name} for {dtype} inputs on {device}"
+            expect_tensor(g, what, shape=tensors[name].shape, dtype=dtype, device=device)
+            if device == 'cpu':
+                expect_close(g, grads64[f'd{name}'], f"{what}, against your float64 result",
+                             tol=F32_TOL)
