@@ -8,8 +8,14 @@ student's code prints never mixes with the replies.
 
 Every reply is {'ok': True, 'reply': ...} or {'ok': False, 'kind': ...,
 'message': ...} (a StudentError). Besides the Executor's ops it knows
-'__init__' (which package and which reference ids to start from) and
-'__seed__' (reseed every generator, sent before each test).
+'__init__' (which package, its given and student modules, which reference
+ids to start from) and '__seed__' (reseed every generator, sent before each
+test).
+
+Before any student code is imported the process is confined: a seccomp
+filter lets it signal only itself (seccomp.py), and the given modules are
+imported, then autograd and torch's layers are locked away from student
+code (lockdown.py).
 """
 import os
 import random
@@ -43,13 +49,27 @@ class Server:
     def __init__(self):
         self.executor = None
 
+    def start(self, message):
+        """Import the given modules, lock student code out of autograd, make the Executor."""
+        import importlib
+        from . import lockdown
+        from .student import Executor
+        package = message['package']
+        for name in message.get('given_modules', ()):
+            importlib.import_module(f"{package}.{name}")
+        folder = os.path.dirname(importlib.import_module(package).__file__)
+        lockdown.install([os.path.join(folder, f"{name}.py")
+                          for name in message.get('student_modules', ())])
+        self.executor = Executor(package, first_id=message['first_id'],
+                                 attempts=lockdown.take_attempts)
+        return {}
+
     def serve(self, message):
         from .student import Executor, StudentError
         op = message.get('op')
         try:
             if op == '__init__':
-                self.executor = Executor(message['package'], first_id=message['first_id'])
-                return {'ok': True, 'reply': {}}
+                return {'ok': True, 'reply': self.start(message)}
             if op == '__seed__':
                 _seed(message['seed'])
                 return {'ok': True, 'reply': {}}
@@ -80,11 +100,15 @@ def main():
     reader, writer = _take_channel()
     # Past the size limit a write fails with EFBIG instead of killing us.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    from . import seccomp
+    if os.getpgrp() != os.getpid():
+        os.setsid()
+    signals_confined = seccomp.confine_signals()
     import torch
     from . import protocol
     torch.set_num_threads(1)  # deterministic and fair on shared cores
     server = Server()
-    _send(writer, {'ready': True})
+    _send(writer, {'ready': True, 'signals_confined': signals_confined})
     while True:
         try:
             message = protocol.read_message(reader)

@@ -97,6 +97,7 @@ class _Harness:
         self.student, self.device, self.only_items = student, device, only_items
         self.tests = {}           # nodeid -> record, in run order
         self.errors = []          # reasons the suites themselves are broken
+        self.rule_violations = {}  # item -> what the student's code tried at run time
 
     def pytest_configure(self, config):
         config.stash[HARNESS_KEY] = self
@@ -135,6 +136,8 @@ class _Harness:
             record['outcome'] = 'failed'
             exc = call.excinfo.value if call.excinfo else None
             record['message'] = failure_message(exc) if exc is not None else GENERIC_FAILURE
+            if isinstance(exc, StudentError) and exc.kind == 'rule':
+                self.rule_violations.setdefault(record['item'], str(exc))
         elif report.skipped:
             if hasattr(report, 'wasxfail'):
                 record['outcome'], record['message'] = 'failed', GENERIC_FAILURE
@@ -292,6 +295,8 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     if plugin.errors:
         raise GradingError("the hidden suites are broken:\n" + '\n'.join(plugin.errors))
     tests = list(plugin.tests.values())
+    for item, found in plugin.rule_violations.items():   # seen at run time (lockdown.py)
+        violations.setdefault(item, f"Rule violation: {found}. {rules.RULE}; this item gets 0 points.")
     if suite_files and only_items is None:
         only_items = {t['item'] for t in tests}
     _check_test_tables(the_rubric, tests, only_items)

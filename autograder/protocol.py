@@ -74,6 +74,54 @@ def ref_ids(message):
     return set()
 
 
+class TooLarge(ValueError):
+    """A message that would be too large once its tensors or containers are used."""
+
+
+def bound(message, *, max_tensor_bytes, max_nodes, max_depth):
+    """message, checked and with repeated identical tensor views made one object.
+
+    A reply read with loads is small in memory (tensors share the storages
+    the bytes hold), but using it can inflate it: an expanded view of a tiny
+    storage, or one tensor referenced many times, becomes huge once cloned
+    or compared; nested containers sharing one list make every walk over
+    them explode. So every tensor counts at its full size (numel x element
+    size, views and expands included), identical views count once (and
+    become one object: no copy), and the containers walked (shared ones
+    again at each reference) and their depth are bounded. Raises TooLarge.
+    Iterative: deep nesting cannot overflow the stack here.
+    """
+    seen_views, total, nodes = {}, 0, 0
+    root = [message]
+    stack = [(root, 0, 0)]      # (container, key, depth) of each value to look at
+    while stack:
+        parent, key, depth = stack.pop()
+        obj = parent[key]
+        nodes += 1
+        if nodes > max_nodes:
+            raise TooLarge(f"more than {max_nodes} values")
+        if depth > max_depth:
+            raise TooLarge(f"containers nested more than {max_depth} deep")
+        if isinstance(obj, torch.Tensor):
+            view = (obj.untyped_storage().data_ptr(), obj.storage_offset(), tuple(obj.shape),
+                    obj.stride(), obj.dtype, obj.device.type)
+            if view in seen_views:
+                if isinstance(parent, tuple):
+                    continue   # a tuple cannot be updated in place; counted once anyway
+                parent[key] = seen_views[view]
+                continue
+            seen_views[view] = obj
+            total += obj.numel() * obj.element_size()
+            if total > max_tensor_bytes:
+                raise TooLarge(f"tensors of more than {max_tensor_bytes} bytes in all "
+                               f"(counted at their full size)")
+        elif isinstance(obj, dict):
+            stack.extend((obj, k, depth + 1) for k in obj)
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((obj, i, depth + 1) for i in range(len(obj)))
+    return root[0]
+
+
 def dumps(message):
     buf = io.BytesIO()
     torch.save(message, buf)

@@ -13,15 +13,32 @@ Limits on each child: wall-clock time per request (parent side), memory
 (RLIMIT_AS; RLIMIT_DATA when grading on CUDA, which reserves huge address
 space), the size of any file it writes (RLIMIT_FSIZE, so its captured
 stdout/stderr log is capped), no core dumps; it runs in its own session and
-its whole process group is killed when it is done, hangs or crashes.
+its whole process group is killed when it is done, hangs or crashes. Inside,
+before any student code, a seccomp filter lets it signal only itself
+(seccomp.py) and autograd and torch's layers are locked away (lockdown.py).
+
+One budget for the whole submission (cgroups.py), where control groups
+work: every process any child starts is in one group limiting memory (RAM
+files in tmpfs and memfd included), the number of processes and CPU time;
+before each test, every process of the group that is not a child we
+started (a background process left by student code) is killed from here.
+
+Time: every request counts against its item's budget (ITEM_TIME_BUDGET)
+and the submission's (SUBMISSION_TIME_BUDGET), whether it times out or
+not; once one is spent, further requests fail at once, saying so.
+
+Replies are bounded before the grader uses them (protocol.bound): their
+bytes, their tensors at full size (expanded views included), their
+containers.
 
 Where bubblewrap works, each child also runs in `bwrap` with every
 namespace unshared (no network), read-only binds of only what Python and
-torch need, the assembled folder read-only at /grader, a size-capped tmpfs
-/tmp as its working directory, and /dev/nvidia* when present. It sees
-neither the repository (solutions, hidden suites, gradebook) nor the
-submission folder. Without bwrap the limits alone apply, and
-`sandbox_warning()` says so loudly.
+torch need, the assembled folder read-only at /grader, a read-only root,
+size-capped tmpfs /tmp (its working directory) and /dev/shm as the only
+writable places, and /dev/nvidia* when present. It sees neither the
+repository (solutions, hidden suites, gradebook) nor the submission folder.
+Without bwrap or without cgroups, what is not enforced is said loudly in
+`warning` (results.json's 'warning').
 
 Children are keyed: one per student module (a call to 'optim.sgd' goes to
 the 'optim' child), one per job name, so a module that crashes, hangs or
@@ -37,10 +54,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
-from . import protocol
+from . import cgroups, protocol
 from .student import Student, StudentError
 from .submission import Submission, read_submission
 
@@ -49,21 +67,34 @@ HERE = Path(__file__).resolve().parent
 TRUSTED_PACKAGES = (REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn',
                     REPO / 'assignments' / 'nn_from_scratch' / 'scratchnn')
 TRUSTED_MODULES = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
+# Given modules a child imports before it is locked down (lockdown.py): those
+# that import no student module (solver imports optim, so it loads later).
+PRELOADED_MODULES = ('_checks', 'device', 'gradcheck', 'conv', 'data')
 STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
-GRADER_FILES = ('protocol.py', 'student.py', 'child.py', 'jobs.py')
+GRADER_FILES = ('protocol.py', 'student.py', 'child.py', 'jobs.py', 'lockdown.py', 'seccomp.py')
 
 CALL_TIMEOUT = 20.0        # seconds per call, getattr, setattr
 JOB_TIMEOUT = 90.0         # seconds per trusted job: training runs take a few, and stop
                            # themselves at their own time_limit_s (60 s) first
 START_TIMEOUT = 120.0      # seconds for a child to import torch and say ready
-# Seconds of timed-out calls one item may spend before its remaining calls
-# fail at once: a hanging function costs its item's points, not the class's
-# grading time.
-ITEM_TIMEOUT_BUDGET = 45.0
+# Wall-clock seconds that all requests of one item, and of one submission,
+# may take together (every request counts, not only those that time out):
+# past them, further requests fail at once. A slow or hanging function costs
+# its item's points, never the class's grading time.
+ITEM_TIME_BUDGET = 120.0
+SUBMISSION_TIME_BUDGET = 300.0
 MEMORY_BYTES = 4 << 30     # address space (or data) limit per child
 OUTPUT_BYTES = 16 << 20    # largest file a child may write (its log included)
-TMP_BYTES = 64 << 20       # size of the sandbox's private /tmp
-MAX_REPLY_BYTES = 512 << 20
+TMP_BYTES = 64 << 20       # size of the sandbox's private /tmp, and of its /dev/shm
+# One submission's control group: all its processes together.
+SUBMISSION_MEMORY_BYTES = 6 << 30
+SUBMISSION_PIDS = 128      # processes and threads
+SUBMISSION_CPUS = 1.0      # cores
+# Replies: bytes on the wire, tensors at full size, values and nesting.
+MAX_REPLY_BYTES = 64 << 20
+MAX_REPLY_TENSOR_BYTES = 128 << 20
+MAX_REPLY_NODES = 200_000
+MAX_REPLY_DEPTH = 64
 IDS_PER_CHILD = 10 ** 9    # reference ids of child k are k*IDS_PER_CHILD + 1, ...
 SANDBOX_ROOT = '/grader'   # where the assembled folder appears inside bwrap
 BOOT = ("import sys; sys.path.insert(0, {root!r}); "
@@ -147,7 +178,8 @@ def bwrap_command(root, cuda=False):
             cmd += ['--ro-bind', d, d]
     for name in ETC_FILES:
         cmd += ['--ro-bind-try', f'/etc/{name}', f'/etc/{name}']
-    cmd += ['--size', str(TMP_BYTES), '--tmpfs', '/tmp']
+    cmd += ['--size', str(TMP_BYTES), '--tmpfs', '/tmp',
+            '--size', str(TMP_BYTES), '--tmpfs', '/dev/shm']
     # Python (and a venv living inside the repository: only that path of it).
     for d in _outermost(_python_dirs()):
         if not any(d == s or d.startswith(s + '/') for s in SYSTEM_DIRS):
@@ -155,7 +187,8 @@ def bwrap_command(root, cuda=False):
     if cuda:
         for dev in sorted(Path('/dev').glob('nvidia*')):
             cmd += ['--dev-bind', str(dev), str(dev)]
-    cmd += ['--ro-bind', str(root), SANDBOX_ROOT, '--chdir', '/tmp']
+    cmd += ['--ro-bind', str(root), SANDBOX_ROOT, '--remount-ro', '/dev', '--remount-ro', '/',
+            '--chdir', '/tmp']
     return cmd
 
 
@@ -186,6 +219,18 @@ def sandbox_warning(why):
             f"Install bubblewrap (apt-get install -y bubblewrap) for real grading.")
 
 
+def cgroup_warning(why):
+    return (f"WARNING: student code ran WITHOUT a control group ({why}); memory was limited "
+            f"per process only, so RAM-backed files (/dev/shm, memfd), many processes at once "
+            f"and CPU burnt in the background were not bounded per submission, and processes "
+            f"that left their process group were not killed between tests.")
+
+
+def seccomp_warning():
+    return ("WARNING: the seccomp filter could not be installed on this platform; student "
+            "code could signal other processes of its user.")
+
+
 # ---------------------------------------------------------------- one child
 
 class ChildDied(Exception):
@@ -200,9 +245,12 @@ class ChildTimeout(Exception):
     pass
 
 
-def _limits(memory_bytes, memory_resource):
-    """preexec_fn: resource limits for the child (and bwrap in front of it)."""
+def _limits(memory_bytes, memory_resource, group):
+    """preexec_fn: the submission's control group (if any) and resource limits
+    for the child (and bwrap in front of it)."""
     def apply():
+        if group is not None:
+            group.join()
         resource.setrlimit(memory_resource, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_BYTES, OUTPUT_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -222,7 +270,7 @@ def child_env(device):
 class Child:
     """One child process and its channel. Starts at once; ready() waits for it."""
 
-    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes):
+    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None):
         cuda = bool(device) and str(device).startswith('cuda')
         inner_root = SANDBOX_ROOT if use_bwrap else str(root)
         cmd = [sys.executable, '-I', '-B', '-c', BOOT.format(root=inner_root)]
@@ -235,22 +283,28 @@ class Child:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                 cwd=tempfile.gettempdir() if use_bwrap else str(root), env=child_env(device),
-                start_new_session=True, preexec_fn=_limits(memory_bytes, memory_resource))
+                start_new_session=True, preexec_fn=_limits(memory_bytes, memory_resource, group))
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
         self._buffer = b''
         self.is_ready = False
+        self.signals_confined = None
+        self.pids = {self.proc.pid}   # host pids of our own processes (bwrap's too)
 
     def ready(self, timeout=START_TIMEOUT):
         """Wait for the child's hello; raises SandboxError if it never comes."""
         if not self.is_ready:
             try:
-                self._receive(timeout)
+                hello = self._receive(timeout)
             except (ChildDied, ChildTimeout) as e:
                 self.kill()
                 raise SandboxError(f"a grading process failed to start ({e}); its output: "
                                    f"{self.log_tail(1000)}") from None
             self.is_ready = True
+            self.signals_confined = hello.get('signals_confined')
+            # No student code has run yet: every process below ours is ours
+            # (bwrap's init and the Python it started).
+            self.pids |= _descendants(self.proc.pid)
         return self
 
     def request(self, message, timeout):
@@ -281,7 +335,6 @@ class Child:
 
     def _receive(self, timeout):
         """Read one message, all of it within timeout seconds."""
-        import time
         deadline = time.monotonic() + timeout
         left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
         while len(self._buffer) < protocol.HEADER.size:
@@ -296,10 +349,16 @@ class Child:
             self._read_some(left())
         data, self._buffer = self._buffer[protocol.HEADER.size:end], self._buffer[end:]
         try:
-            return protocol.loads(data)
+            message = protocol.loads(data)
         except Exception as e:  # not plain data: refused, never unpickled
             raise ChildDied('bad_output', f"sent back something other than tensors, numbers, "
                                           f"strings and containers of them ({type(e).__name__})")
+        try:
+            return protocol.bound(message, max_tensor_bytes=MAX_REPLY_TENSOR_BYTES,
+                                  max_nodes=MAX_REPLY_NODES, max_depth=MAX_REPLY_DEPTH)
+        except protocol.TooLarge as e:
+            self.kill()
+            raise ChildDied('bad_output', f"sent back too much: {e}") from None
 
     def _died(self):
         """A ChildDied saying how the child ended (waits briefly for its status)."""
@@ -345,6 +404,26 @@ class Child:
                 pass
 
 
+def _descendants(pid):
+    """Host pids of every process below pid (read from /proc)."""
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f'/proc/{current}/task')
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f'/proc/{current}/task/{task}/children') as f:
+                    children = {int(p) for p in f.read().split()}
+            except OSError:
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
 # ---------------------------------------------------------------- the Student
 
 class SandboxedStudent(Student):
@@ -352,24 +431,38 @@ class SandboxedStudent(Student):
 
     submission: a submission.Submission, or the student's folder or zip (read
     with submission.read_submission).
-    sandbox: 'auto' (bwrap where it works, else limits only), 'bwrap' (required)
-    or 'none'. device: the device tests grade on (None: CPU), for CUDA access.
-    timeout / job_timeout: default wall-clock seconds per call / per job.
-    spares: children kept starting ahead of need (0: start on demand).
+    sandbox: 'auto' (bwrap and a control group where they work, else limits
+    only), 'bwrap' (bwrap required), 'strict' (bwrap and a control group
+    required) or 'none'. device: the device tests grade on (None: CPU), for
+    CUDA access. timeout / job_timeout: default wall-clock seconds per call /
+    per job. spares: children kept starting ahead of need (0: on demand).
+    time_budget: wall-clock seconds all requests together may take.
     """
 
     def __init__(self, submission, *, sandbox='auto', device=None, timeout=CALL_TIMEOUT,
-                 job_timeout=JOB_TIMEOUT, memory_bytes=MEMORY_BYTES, spares=1):
+                 job_timeout=JOB_TIMEOUT, memory_bytes=MEMORY_BYTES, spares=1,
+                 time_budget=SUBMISSION_TIME_BUDGET):
+        if sandbox not in ('auto', 'bwrap', 'strict', 'none'):
+            raise ValueError(f"sandbox must be 'auto', 'bwrap', 'strict' or 'none', not {sandbox!r}")
         if not isinstance(submission, Submission):
             submission = read_submission(submission, STUDENT_MODULES)
         self.device, self.default_timeout, self.job_timeout = device, timeout, job_timeout
-        self.memory_bytes, self.spares = memory_bytes, spares
+        self.memory_bytes, self.spares, self.time_budget = memory_bytes, spares, time_budget
         cuda = bool(device) and str(device).startswith('cuda')
-        works, why = bwrap_status(cuda) if sandbox in ('auto', 'bwrap') else (False, 'disabled')
-        if sandbox == 'bwrap' and not works:
+        works, why = bwrap_status(cuda) if sandbox != 'none' else (False, 'disabled')
+        if sandbox in ('bwrap', 'strict') and not works:
             raise SandboxError(why)
         self.use_bwrap = works
-        self.warning = None if works else sandbox_warning(why)
+        warnings = [] if works else [sandbox_warning(why)]
+        kind, why = cgroups.available() if sandbox != 'none' else (None, 'disabled')
+        if sandbox == 'strict' and kind is None:
+            raise SandboxError(why)
+        self.group = cgroups.SubmissionGroup.create(
+            memory_bytes=SUBMISSION_MEMORY_BYTES, pids=SUBMISSION_PIDS,
+            cpus=SUBMISSION_CPUS) if kind else None
+        if self.group is None:
+            warnings.append(cgroup_warning(why))
+        self._warnings = warnings
         self._tmp = tempfile.TemporaryDirectory(prefix='grader-')
         self.root = assemble(submission, Path(self._tmp.name) / 'sandbox')
         self.logs = Path(self._tmp.name) / 'logs'
@@ -381,20 +474,32 @@ class SandboxedStudent(Student):
         self._seed = 0
         self._seeded = set()     # serials reseeded for the current test
         self._item = None        # the item of the current test
-        self._timed_out = {}     # item -> seconds its calls spent timing out
+        self._spent = {}         # item -> seconds its requests took
+        self._spent_total = 0.0  # seconds all requests took
         self._broken = {}        # module -> the StudentError its import gave
         self._fill_spares()
 
     @property
+    def warning(self):
+        """What the sandbox did not enforce here (None: everything), for results.json."""
+        return ' '.join(self._warnings) or None
+
+    @property
     def sandbox(self):
         """'bubblewrap' or 'none (WARNING ...)', for results.json."""
-        return 'bubblewrap' if self.use_bwrap else f'none ({self.warning})'
+        return 'bubblewrap' if self.use_bwrap else f'none ({self._warnings[0]})'
+
+    @property
+    def out_of_time(self):
+        """{item: seconds} of the items whose time budget ran out."""
+        return {item: spent for item, spent in self._spent.items()
+                if item is not None and spent >= ITEM_TIME_BUDGET}
 
     def _start(self):
         self._serial += 1
         return self._serial, Child(self.root, self.logs / f'child-{self._serial}.log',
                                    use_bwrap=self.use_bwrap, device=self.device,
-                                   memory_bytes=self.memory_bytes)
+                                   memory_bytes=self.memory_bytes, group=self.group)
 
     def _fill_spares(self):
         while len(self._waiting) < self.spares:
@@ -406,7 +511,11 @@ class SandboxedStudent(Student):
             serial, child = self._waiting.pop(0) if self._waiting else self._start()
             self._fill_spares()
             child.ready()
+            if child.signals_confined is False and seccomp_warning() not in self._warnings:
+                self._warnings.append(seccomp_warning())
             reply = child.request({'op': '__init__', 'package': 'scratchnn',
+                                   'given_modules': PRELOADED_MODULES,
+                                   'student_modules': STUDENT_MODULES,
                                    'first_id': serial * IDS_PER_CHILD + 1}, START_TIMEOUT)
             if not reply.get('ok'):
                 raise SandboxError(f"a grading process failed to start: {reply}")
@@ -442,10 +551,22 @@ class SandboxedStudent(Student):
         return message.get('target') or message.get('name') or message['op']
 
     def begin_test(self, name, item=None):
-        """Reseed every child from name before its first request in this test."""
+        """Reseed every child from name before its first request in this test, and
+        kill every process of the submission that is not one of our children."""
         self._seed = zlib.crc32(name.encode())
         self._seeded = set()
         self._item = item
+        self.kill_strays()
+
+    def kill_strays(self):
+        """Kill (from here) every process in the submission's control group that
+        is not a child we started: what student code left running. Returns how many."""
+        if self.group is None:
+            return 0
+        ours = set()
+        for _, child in list(self._children.values()) + self._waiting:
+            ours |= child.pids
+        return self.group.kill_all(keep=ours)
 
     def _check_import(self, key, timeout):
         """Import module `key` in its fresh child. A module that fails to import
@@ -456,7 +577,8 @@ class SandboxedStudent(Student):
         try:
             self._request(key, {'op': 'import', 'module': key}, timeout, f'importing {key}.py')
         except StudentError as e:
-            self._broken[key] = e
+            if not getattr(e, 'budget', False):   # out of budget: another item may import it
+                self._broken[key] = e
             raise
 
     def request(self, message):
@@ -468,26 +590,46 @@ class SandboxedStudent(Student):
         if key in self._broken:
             e = self._broken[key]
             raise StudentError(e.kind, str(e))
-        spent = self._timed_out.get(self._item, 0.0)
-        if spent >= ITEM_TIMEOUT_BUDGET:
-            raise StudentError('timeout', f"{self._describe(message)} was not run: earlier calls "
-                                          f"of this item ran out of time ({spent:g} s)")
+        self._time_left(self._describe(message))
         if key not in self._children:
             self._check_import(key, timeout)
         return self._request(key, message, timeout, self._describe(message))
 
+    def _time_left(self, what):
+        """(seconds, which budget) left for a request; raises StudentError when none is."""
+        item_left = ITEM_TIME_BUDGET - self._spent.get(self._item, 0.0)
+        total_left = self.time_budget - self._spent_total
+        if min(item_left, total_left) <= 0:
+            whose = (f"this item's calls together ran out of their time budget "
+                     f"({ITEM_TIME_BUDGET:g} s)" if item_left <= 0 else
+                     f"the submission's calls together ran out of their time budget "
+                     f"({self.time_budget:g} s)")
+            error = StudentError('timeout', f"{what} was not run: {whose}")
+            error.budget = True
+            raise error
+        if item_left < total_left:
+            return item_left, f"this item's time budget ({ITEM_TIME_BUDGET:g} s in all)"
+        return total_left, f"the submission's time budget ({self.time_budget:g} s in all)"
+
     def _request(self, key, message, timeout, what):
-        """message's reply from key's child, which is replaced if it dies or hangs."""
-        serial, child = self._child(key)
+        """message's reply from key's child, which is replaced if it dies or hangs.
+        Its wall-clock time counts against the item's and the submission's budgets."""
+        left, budget = self._time_left(what)
+        serial, child = self._child(key)   # starting a child is not the student's time
         start = child.log_path.stat().st_size if child.log_path.exists() else 0
+        limit = min(timeout, left)
+        began = time.monotonic()
         try:
             if serial not in self._seeded:
-                child.request({'op': '__seed__', 'seed': self._seed}, timeout)
+                child.request({'op': '__seed__', 'seed': self._seed}, limit)
                 self._seeded.add(serial)
-            envelope = child.request(message, timeout)
+            envelope = child.request(message, max(0.0, limit - (time.monotonic() - began)))
         except ChildTimeout:
             self._retire(key)
-            self._timed_out[self._item] = self._timed_out.get(self._item, 0.0) + timeout
+            if limit < timeout:
+                error = StudentError('timeout', f"{what} ran out of {budget}")
+                error.budget = True
+                raise error from None
             raise StudentError('timeout', f"{what} did not finish within {timeout:g} s "
                                           f"(an infinite loop?)") from None
         except ChildDied as e:
@@ -495,6 +637,10 @@ class SandboxedStudent(Student):
             output = self._log_since(child, start, 300)
             said = f"; its last output: {output}" if output else ''
             raise StudentError(e.kind, f"{what}: {e}{said}") from None
+        finally:
+            spent = time.monotonic() - began
+            self._spent[self._item] = self._spent.get(self._item, 0.0) + spent
+            self._spent_total += spent
         if not envelope.get('ok'):
             raise StudentError(envelope.get('kind', 'exception'), str(envelope.get('message')))
         return envelope['reply']
@@ -526,10 +672,12 @@ class SandboxedStudent(Student):
         return excerpt if len(excerpt) <= limit else excerpt[:limit] + '\n[... cut]'
 
     def close(self):
-        """Kill every child and delete the temporary folder."""
+        """Kill every child and every process of the submission, delete the temporary folder."""
         for _, child in list(self._children.values()) + self._waiting:
             child.kill()
         self._children, self._waiting = {}, []
+        if self.group is not None:
+            self.group.close()
         self._tmp.cleanup()
 
     def __enter__(self):

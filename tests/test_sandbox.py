@@ -183,21 +183,43 @@ def test_a_module_that_hangs_at_import_fails_every_later_call_at_once(tmp_path):
         assert student.call('layers.ReLU.forward', -torch.ones(2)).value[0].sum() == 0
 
 
-def test_an_item_out_of_its_timeout_budget_runs_no_more_calls(tmp_path, monkeypatch):
-    """A hanging function costs its item's points, not the class's grading time."""
+def test_an_item_out_of_its_time_budget_runs_no_more_calls(tmp_path, monkeypatch):
+    """Every call counts against its item's budget, not only those that time out:
+    a slow function costs its item's points, not the class's grading time."""
     import time
-    monkeypatch.setattr(sandbox, 'ITEM_TIMEOUT_BUDGET', 4.0)
+    monkeypatch.setattr(sandbox, 'ITEM_TIME_BUDGET', 3.0)
     submission = make_submission(tmp_path, ['loop'])   # sgd_momentum loops forever
     with SandboxedStudent(submission, spares=0, timeout=2.0) as student:
         student.begin_test('test_a', item='sgd_momentum')
-        for _ in range(2):   # 2 x 2 s of timeouts use up the budget
-            with pytest.raises(StudentError, match='did not finish'):
-                student.call('optim.sgd_momentum', torch.ones(2), torch.ones(2))
+        with pytest.raises(StudentError, match='did not finish within 2 s'):
+            student.call('optim.sgd_momentum', torch.ones(2), torch.ones(2))
+        with pytest.raises(StudentError, match="ran out of this item's time budget"):
+            student.call('optim.sgd_momentum', torch.ones(2), torch.ones(2))
+        # cut at the budget, not at the call's timeout (starting a child is not counted)
+        assert 3.0 <= student.out_of_time['sgd_momentum'] < 3.5
         student.begin_test('test_b', item='sgd_momentum')
         started = time.monotonic()
-        with pytest.raises(StudentError, match='ran out of time') as err:
+        with pytest.raises(StudentError, match='was not run') as err:
             student.call('optim.sgd_momentum', torch.ones(2), torch.ones(2))
         assert err.value.kind == 'timeout' and time.monotonic() - started < 1.0
         student.begin_test('test_c', item='sgd')   # another item still runs
         assert torch.equal(student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0],
                            torch.ones(2) - 1e-2)
+
+
+def test_the_submission_time_budget_counts_every_call(tmp_path):
+    """Calls just under the per-call timeout cannot add up past the submission's budget."""
+    submission = make_submission(tmp_path)
+    with open(submission / 'scratchnn' / 'optim.py', 'a') as f:
+        f.write("\n\ndef slow(x):\n    import time\n    time.sleep(1.2)\n    return x\n")
+    with SandboxedStudent(submission, spares=0, timeout=2.0, time_budget=3.0) as student:
+        student.call('optim.sgd', torch.ones(2), torch.ones(2))   # the import is not slow
+        for item in ('a', 'b', 'c', 'd', 'e'):
+            student.begin_test(f'test_{item}', item=item)
+            try:
+                student.call('optim.slow', torch.ones(1))
+            except StudentError as e:
+                assert e.kind == 'timeout' and "submission's" in str(e) and 'time budget' in str(e)
+        assert student._spent_total < 3.0 + 0.5    # five calls of 1.2 s would be 6 s
+        with pytest.raises(StudentError, match="submission's calls together ran out"):
+            student.call('optim.sgd', torch.ones(2), torch.ones(2))

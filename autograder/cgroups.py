@@ -1,0 +1,221 @@
+"""One resource budget for everything a submission starts: a control group.
+
+    group = SubmissionGroup.create(memory_bytes=6 << 30, pids=128, cpus=1.0)
+    subprocess.Popen(cmd, preexec_fn=group.join)   # the child joins before exec
+    group.kill_all(keep={pid, ...})                # from outside: stragglers
+    group.close()                                  # kill everything, remove it
+
+Per-process limits (RLIMIT_AS) do not add up: 200 processes each under its
+limit, or files in a RAM-backed tmpfs or memfd, escape them. A control group
+counts them all: memory (tmpfs, /dev/shm and memfd pages included: the kernel
+charges them to the group of the process that wrote them), the number of
+processes and threads, and CPU time (capped at `cpus` cores). Every process
+a child starts inherits the group, and the trusted grader kills them from
+outside by listing the group: no child is trusted to clean up.
+
+Where it works (tried in this order):
+- cgroup v2 (a writable subtree of the unified hierarchy with the memory,
+  pids and cpu controllers enabled), the usual layout of current systems;
+- cgroup v1 (writable memory, pids and cpu hierarchies under
+  /sys/fs/cgroup/<controller>/, as on older hosts and in many containers).
+Groups are made below the grader's own group, so an outer limit (a
+container's, a CI runner's) still applies. Without either (no root, no
+delegated subtree) `available()` says why and the sandbox states the
+fallback in its warning: per-process limits only.
+"""
+import os
+import signal
+import time
+from pathlib import Path
+
+CGROUP_ROOT = Path('/sys/fs/cgroup')
+V1_CONTROLLERS = ('memory', 'pids', 'cpu', 'freezer')   # freezer: optional
+CPU_PERIOD_US = 100_000
+_counter = iter(range(1, 1 << 62))
+
+
+def _own_paths():
+    """{hierarchy: path of this process's group in it}; hierarchy '' is cgroup v2."""
+    paths = {}
+    try:
+        lines = Path('/proc/self/cgroup').read_text().splitlines()
+    except OSError:
+        return paths
+    for line in lines:
+        _, controllers, path = line.split(':', 2)
+        for controller in controllers.split(',') if controllers else ['']:
+            paths[controller] = path
+    return paths
+
+
+def _v2_base():
+    """The folder of this process's cgroup v2 group, if v2 with our controllers is writable."""
+    own = _own_paths().get('')
+    for mount in (CGROUP_ROOT, CGROUP_ROOT / 'unified'):
+        if own is None or not (mount / 'cgroup.controllers').is_file():
+            continue
+        base = mount / own.lstrip('/')
+        try:
+            enabled = set((base / 'cgroup.subtree_control').read_text().split())
+            available = set((base / 'cgroup.controllers').read_text().split())
+        except OSError:
+            continue
+        wanted = {'memory', 'pids', 'cpu'}
+        if not wanted <= available:
+            continue
+        if not wanted <= enabled:
+            # A group that holds processes cannot enable controllers for its
+            # children (the "no internal processes" rule): this fails then.
+            try:
+                (base / 'cgroup.subtree_control').write_text(
+                    ' '.join(f'+{c}' for c in sorted(wanted - enabled)))
+            except OSError:
+                continue
+        if os.access(base, os.W_OK):
+            return base
+    return None
+
+
+def _v1_bases():
+    """{controller: folder of this process's v1 group} if memory, pids and cpu are writable."""
+    own = _own_paths()
+    bases = {}
+    for controller in V1_CONTROLLERS:
+        path = own.get(controller)
+        base = CGROUP_ROOT / controller / (path or '/').lstrip('/')
+        if path is not None and (base / 'cgroup.procs').is_file() and os.access(base, os.W_OK):
+            bases[controller] = base
+    return bases if {'memory', 'pids', 'cpu'} <= set(bases) else None
+
+
+_STATUS = {}
+
+
+def available():
+    """(kind, why): kind 'v2', 'v1' or None (then why says what is missing). Tried once."""
+    if not _STATUS:
+        if _v2_base() is not None:
+            _STATUS['v'] = ('v2', '')
+        elif _v1_bases() is not None:
+            _STATUS['v'] = ('v1', '')
+        else:
+            _STATUS['v'] = (None, "no writable cgroup (v2 with memory, pids and cpu controllers, "
+                                  "or v1 memory, pids and cpu hierarchies): run the grader as "
+                                  "root or in a delegated cgroup subtree")
+    return _STATUS['v']
+
+
+def _write(path, value):
+    with open(path, 'w') as f:
+        f.write(str(value))
+
+
+class SubmissionGroup:
+    """A control group (one per hierarchy for v1) holding one submission's processes."""
+
+    def __init__(self, dirs, kind):
+        self.dirs, self.kind = dirs, kind   # {controller or '': folder}
+
+    @classmethod
+    def create(cls, *, memory_bytes, pids, cpus):
+        """A new group with these limits, or None where cgroups are unavailable."""
+        kind, _ = available()
+        name = f'grader-{os.getpid()}-{next(_counter)}'
+        if kind == 'v2':
+            folder = _v2_base() / name
+            folder.mkdir()
+            group = cls({'': folder}, kind)
+            _write(folder / 'memory.max', memory_bytes)
+            if (folder / 'memory.swap.max').exists():
+                _write(folder / 'memory.swap.max', 0)
+            _write(folder / 'pids.max', pids)
+            _write(folder / 'cpu.max', f'{int(cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}')
+            return group
+        if kind == 'v1':
+            dirs = {}
+            for controller, base in _v1_bases().items():
+                (base / name).mkdir()
+                dirs[controller] = base / name
+            group = cls(dirs, kind)
+            memory = dirs['memory']
+            _write(memory / 'memory.limit_in_bytes', memory_bytes)
+            if (memory / 'memory.memsw.limit_in_bytes').exists():   # swap counted too
+                _write(memory / 'memory.memsw.limit_in_bytes', memory_bytes)
+            _write(dirs['pids'] / 'pids.max', pids)
+            _write(dirs['cpu'] / 'cpu.cfs_period_us', CPU_PERIOD_US)
+            _write(dirs['cpu'] / 'cpu.cfs_quota_us', int(cpus * CPU_PERIOD_US))
+            return group
+        return None
+
+    def join(self):
+        """Move the calling process into the group (a preexec_fn, before exec)."""
+        pid = str(os.getpid())
+        for folder in self.dirs.values():
+            _write(folder / 'cgroup.procs', pid)
+
+    def pids(self):
+        """Host pids of every process in the group."""
+        folder = self.dirs.get('') or self.dirs['pids']
+        try:
+            return {int(p) for p in (folder / 'cgroup.procs').read_text().split()}
+        except OSError:
+            return set()
+
+    def memory_peak(self):
+        """The most memory the group ever used, in bytes (None if unknown)."""
+        for path in (self.dirs.get('', Path('/nonexistent')) / 'memory.peak',
+                     self.dirs.get('memory', Path('/nonexistent')) / 'memory.max_usage_in_bytes'):
+            try:
+                return int(path.read_text())
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def _freeze(self, frozen):
+        if self.kind == 'v2':
+            path, value = self.dirs[''] / 'cgroup.freeze', '1' if frozen else '0'
+        elif 'freezer' in self.dirs:
+            path, value = self.dirs['freezer'] / 'freezer.state', 'FROZEN' if frozen else 'THAWED'
+        else:
+            return
+        try:
+            _write(path, value)
+        except OSError:
+            pass
+
+    def kill_all(self, keep=()):
+        """SIGKILL every process of the group but those in keep; returns how many.
+
+        The group is frozen while the kills are sent, so a process forking in
+        a loop cannot outrun them; then we wait (briefly) for them to be gone."""
+        keep, killed = set(keep), set()
+        for _ in range(50):
+            self._freeze(True)
+            try:
+                victims = self.pids() - keep
+                for pid in victims:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.add(pid)
+                    except ProcessLookupError:
+                        pass
+            finally:
+                self._freeze(False)
+            if not victims:
+                break
+            time.sleep(0.002)
+        return len(killed)
+
+    def close(self):
+        """Kill everything in the group and remove it."""
+        self.kill_all()
+        for folder in self.dirs.values():
+            for _ in range(200):   # a killed process leaves the group once reaped
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    self.kill_all()
+                    time.sleep(0.01)
