@@ -1,7 +1,8 @@
 """One resource budget for everything a submission starts: a control group.
 
     group = SubmissionGroup.create(memory_bytes=6 << 30, pids=128, cpus=1.0)
-    subprocess.Popen(cmd, preexec_fn=group.join)   # the child joins before exec
+    memory = group.child_memory(4 << 30)           # a sub-group for one child
+    subprocess.Popen(cmd, preexec_fn=lambda: group.join(memory))   # joins before exec
     group.kill_all(keep={pid, ...})                # from outside: stragglers
     group.close()                                  # kill everything, remove it
 
@@ -11,7 +12,10 @@ counts them all: memory (tmpfs, /dev/shm and memfd pages included: the kernel
 charges them to the group of the process that wrote them), the number of
 processes and threads, and CPU time (capped at `cpus` cores). Every process
 a child starts inherits the group, and the trusted grader kills them from
-outside by listing the group: no child is trusted to clean up.
+outside by listing the group: no child is trusted to clean up. Each child
+also gets a memory sub-group of its own, so that a child filling RAM with
+files (memfd, tmpfs), which the kernel does not count as any process's
+memory, is the one the out-of-memory killer stops, never a sibling.
 
 Where it works (tried in this order):
 - cgroup v2 (a writable subtree of the unified hierarchy with the memory,
@@ -125,6 +129,7 @@ class SubmissionGroup:
             folder = _v2_base() / name
             folder.mkdir()
             group = cls({'': folder}, kind)
+            _write(folder / 'cgroup.subtree_control', '+memory')   # for child_memory()
             _write(folder / 'memory.max', memory_bytes)
             if (folder / 'memory.swap.max').exists():
                 _write(folder / 'memory.swap.max', 0)
@@ -147,19 +152,40 @@ class SubmissionGroup:
             return group
         return None
 
-    def join(self):
-        """Move the calling process into the group (a preexec_fn, before exec)."""
+    def child_memory(self, memory_bytes):
+        """A memory sub-group (its folder) for one child, limited to memory_bytes."""
+        folder = (self.dirs.get('') or self.dirs['memory']) / f'child-{next(_counter)}'
+        folder.mkdir()
+        if self.kind == 'v2':
+            _write(folder / 'memory.max', memory_bytes)
+            if (folder / 'memory.swap.max').exists():
+                _write(folder / 'memory.swap.max', 0)
+        else:
+            _write(folder / 'memory.limit_in_bytes', memory_bytes)
+            if (folder / 'memory.memsw.limit_in_bytes').exists():
+                _write(folder / 'memory.memsw.limit_in_bytes', memory_bytes)
+        return folder
+
+    def join(self, memory=None):
+        """Move the calling process into the group (a preexec_fn, before exec);
+        memory: its own sub-group from child_memory(), if any."""
         pid = str(os.getpid())
-        for folder in self.dirs.values():
-            _write(folder / 'cgroup.procs', pid)
+        if self.kind == 'v2':
+            _write((memory or self.dirs['']) / 'cgroup.procs', pid)
+            return
+        for controller, folder in self.dirs.items():
+            target = memory if controller == 'memory' and memory is not None else folder
+            _write(target / 'cgroup.procs', pid)
 
     def pids(self):
-        """Host pids of every process in the group."""
-        folder = self.dirs.get('') or self.dirs['pids']
-        try:
-            return {int(p) for p in (folder / 'cgroup.procs').read_text().split()}
-        except OSError:
-            return set()
+        """Host pids of every process in the group (its sub-groups included)."""
+        found = set()
+        for folder, _, _ in os.walk(self.dirs.get('') or self.dirs['pids']):
+            try:
+                found.update(int(p) for p in Path(folder, 'cgroup.procs').read_text().split())
+            except (OSError, ValueError):
+                pass
+        return found
 
     def memory_peak(self):
         """The most memory the group ever used, in bytes (None if unknown)."""
@@ -207,15 +233,17 @@ class SubmissionGroup:
         return len(killed)
 
     def close(self):
-        """Kill everything in the group and remove it."""
+        """Kill everything in the group and remove it (sub-groups first)."""
         self.kill_all()
-        for folder in self.dirs.values():
-            for _ in range(200):   # a killed process leaves the group once reaped
-                try:
-                    folder.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    self.kill_all()
-                    time.sleep(0.01)
+        for top in self.dirs.values():
+            folders = [Path(f) for f, _, _ in os.walk(top)]
+            for folder in reversed(folders):
+                for _ in range(200):   # a killed process leaves the group once it exits
+                    try:
+                        folder.rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        self.kill_all()
+                        time.sleep(0.01)

@@ -97,6 +97,7 @@ MAX_REPLY_NODES = 200_000
 MAX_REPLY_DEPTH = 64
 IDS_PER_CHILD = 10 ** 9    # reference ids of child k are k*IDS_PER_CHILD + 1, ...
 SANDBOX_ROOT = '/grader'   # where the assembled folder appears inside bwrap
+PYTHON = os.path.abspath(sys.executable)   # no '..' in it: bwrap binds the venv alone
 BOOT = ("import sys; sys.path.insert(0, {root!r}); "
         "from autograder.child import main; sys.exit(main())")
 
@@ -202,7 +203,7 @@ def bwrap_status(cuda=False):
             _BWRAP_STATUS[cuda] = (False, "bubblewrap (bwrap) is not installed")
         else:
             with tempfile.TemporaryDirectory(prefix='grader-probe-') as root:
-                cmd = bwrap_command(root, cuda) + [sys.executable, '-I', '-c', 'import sys']
+                cmd = bwrap_command(root, cuda) + [PYTHON, '-I', '-c', 'import sys']
                 try:
                     done = subprocess.run(cmd, capture_output=True, timeout=60)
                     ok = done.returncode == 0
@@ -245,12 +246,12 @@ class ChildTimeout(Exception):
     pass
 
 
-def _limits(memory_bytes, memory_resource, group):
-    """preexec_fn: the submission's control group (if any) and resource limits
-    for the child (and bwrap in front of it)."""
+def _limits(memory_bytes, memory_resource, group, memory_group):
+    """preexec_fn: the submission's control group (if any, with the child's own
+    memory sub-group) and resource limits for the child (and bwrap in front of it)."""
     def apply():
         if group is not None:
-            group.join()
+            group.join(memory_group)
         resource.setrlimit(memory_resource, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_BYTES, OUTPUT_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -273,7 +274,7 @@ class Child:
     def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None):
         cuda = bool(device) and str(device).startswith('cuda')
         inner_root = SANDBOX_ROOT if use_bwrap else str(root)
-        cmd = [sys.executable, '-I', '-B', '-c', BOOT.format(root=inner_root)]
+        cmd = [PYTHON, '-I', '-B', '-c', BOOT.format(root=inner_root)]
         if use_bwrap:
             cmd = bwrap_command(root, cuda) + cmd
         self.log_path = Path(log_path)
@@ -283,7 +284,9 @@ class Child:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                 cwd=tempfile.gettempdir() if use_bwrap else str(root), env=child_env(device),
-                start_new_session=True, preexec_fn=_limits(memory_bytes, memory_resource, group))
+                start_new_session=True,
+                preexec_fn=_limits(memory_bytes, memory_resource, group,
+                                   group.child_memory(memory_bytes) if group else None))
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
         self._buffer = b''
@@ -306,6 +309,11 @@ class Child:
             # (bwrap's init and the Python it started).
             self.pids |= _descendants(self.proc.pid)
         return self
+
+    def our_pids(self):
+        """Host pids of the processes that are this child (not what its code started).
+        Before it is ready no student code has run in it: all below it is ours."""
+        return self.pids if self.is_ready else self.pids | _descendants(self.proc.pid)
 
     def request(self, message, timeout):
         """The reply envelope to message; raises ChildTimeout or ChildDied."""
@@ -515,7 +523,7 @@ class SandboxedStudent(Student):
                 self._warnings.append(seccomp_warning())
             reply = child.request({'op': '__init__', 'package': 'scratchnn',
                                    'given_modules': PRELOADED_MODULES,
-                                   'student_modules': STUDENT_MODULES,
+                                   'trusted_modules': TRUSTED_MODULES,
                                    'first_id': serial * IDS_PER_CHILD + 1}, START_TIMEOUT)
             if not reply.get('ok'):
                 raise SandboxError(f"a grading process failed to start: {reply}")
@@ -565,7 +573,7 @@ class SandboxedStudent(Student):
             return 0
         ours = set()
         for _, child in list(self._children.values()) + self._waiting:
-            ours |= child.pids
+            ours |= child.our_pids()
         return self.group.kill_all(keep=ours)
 
     def _check_import(self, key, timeout):

@@ -223,3 +223,101 @@ def test_the_submission_time_budget_counts_every_call(tmp_path):
         assert student._spent_total < 3.0 + 0.5    # five calls of 1.2 s would be 6 s
         with pytest.raises(StudentError, match="submission's calls together ran out"):
             student.call('optim.sgd', torch.ones(2), torch.ones(2))
+
+
+LOCKDOWN_ATTEMPTS = '''
+
+def via_backward(x):
+    leaf = x.detach().clone().requires_grad_()
+    (leaf * leaf).sum().backward()
+    return leaf.grad
+
+
+def via_caught_refusal(x):
+    try:
+        leaf = torch.tensor([1.0], requires_grad=True)
+        (leaf * 2).sum().backward()
+    except Exception:
+        pass
+    return x
+
+
+def via_enable_grad(x):
+    with torch.enable_grad():
+        return x
+
+
+def via_set_grad_enabled(x):
+    torch.set_grad_enabled(True)
+    return x
+
+
+def via_c_grad_mode(x):
+    torch._C._set_grad_enabled(True)
+    return x
+
+
+def via_attrgetter(x):
+    import operator
+    return operator.attrgetter('nn.functional.relu')(torch)(x)
+
+
+def via_given_module(x):
+    from .conv import F
+    return F.relu(x)
+
+
+def via_torch_internals(x):
+    return torch.functional.F.relu(x)
+
+
+def via_thread(x):
+    import threading
+    threading.Thread(target=lambda: None).start()
+    return x
+
+
+def via_pickle(x):
+    import pickle
+    return pickle.loads(b"ctorch.nn.functional\\nrelu\\n.")(x)
+
+
+def via_torch_func(x):
+    return torch.func.grad(lambda t: (t * t).sum())(x)
+
+
+def via_returned_leaf(x):
+    return torch.zeros(2, requires_grad=True)
+
+
+def honest_no_grad(x):
+    with torch.no_grad():
+        return x * 2
+'''
+
+
+def test_autograd_and_torch_layers_are_refused_at_run_time_whatever_the_spelling(tmp_path):
+    """The lockdown judges behaviour: no rule check runs here, and every route
+    to autograd or torch.nn is still a rule violation, even when caught."""
+    submission = make_submission(tmp_path)
+    with open(submission / 'scratchnn' / 'layers.py', 'a') as f:
+        f.write(LOCKDOWN_ATTEMPTS)
+    with open(submission / 'scratchnn' / 'dropout.py', 'a') as f:
+        f.write("\n\ndef bound(x, F=torch.nn.functional):\n    return F.relu(x)\n")
+    with SandboxedStudent(submission, spares=0) as student:
+        for name in [n.split('(')[0] for n in LOCKDOWN_ATTEMPTS.split('def ')[1:]
+                     if n.startswith('via_')]:
+            with pytest.raises(StudentError) as err:
+                student.call(f'layers.{name}', torch.ones(2))
+            assert err.value.kind == 'rule', (name, str(err.value))
+            assert 'not allowed' in str(err.value), name
+        assert torch.equal(student.call('layers.honest_no_grad', torch.ones(2)).value,
+                           torch.full((2,), 2.0))
+        with pytest.raises(StudentError) as err:   # the default argument runs at import
+            student.call('dropout.bound', torch.ones(2))
+        assert err.value.kind == 'rule' and 'torch.nn.functional' in str(err.value)
+        # Trusted given code still uses torch's layers: the conv layer works.
+        x, w = torch.randn(2, 3, 5, 5), torch.randn(4, 3, 3, 3)
+        res = student.call('conv.Conv.forward', x, w, torch.zeros(4), {'stride': 1, 'pad': 1})
+        dx, dw, db = student.call('conv.Conv.backward', torch.ones(2, 4, 5, 5), res.ref[1]).value
+        assert dx.shape == x.shape and dw.shape == w.shape
