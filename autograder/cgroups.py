@@ -177,6 +177,13 @@ class SubmissionGroup:
             target = memory if controller == 'memory' and memory is not None else folder
             _write(target / 'cgroup.procs', pid)
 
+    def move(self, pid, memory):
+        """Move process pid (already in the group) into its own memory sub-group."""
+        try:
+            _write(memory / 'cgroup.procs', pid)
+        except OSError:
+            pass   # it has already exited
+
     def pids(self):
         """Host pids of every process in the group (its sub-groups included)."""
         found = set()

@@ -8,9 +8,8 @@ student's code prints never mixes with the replies.
 
 Every reply is {'ok': True, 'reply': ...} or {'ok': False, 'kind': ...,
 'message': ...} (a StudentError). Besides the Executor's ops it knows
-'__init__' (which package, its given and student modules, which reference
-ids to start from) and '__seed__' (reseed every generator, sent before each
-test).
+'__init__' (which package, its given modules, which reference ids to start
+from) and '__seed__' (reseed every generator, sent before each test).
 
 Before any student code is imported the process is confined: a seccomp
 filter lets it signal only itself (seccomp.py), and the given modules are
@@ -50,23 +49,17 @@ class Server:
         self.executor = None
 
     def start(self, message):
-        """Import the given modules, lock student code out of autograd, make the Executor."""
-        import importlib
+        """Lock student code out of autograd (unless the zygote did), make the Executor."""
         from . import lockdown
         from .student import Executor
-        package = message['package']
-        for name in message.get('given_modules', ()):
-            importlib.import_module(f"{package}.{name}")
-        folder = os.path.dirname(importlib.import_module(package).__file__)
-        given = [os.path.join(folder, f"{name}.py") for name in message.get('trusted_modules', ())]
-        lockdown.install(trusted=[os.path.join(os.path.dirname(__file__), '')] + given,
-                         boundary=__file__)
-        self.executor = Executor(package, first_id=message['first_id'],
+        prepare(message['package'], message.get('given_modules', ()),
+                message.get('trusted_modules', ()))
+        self.executor = Executor(message['package'], first_id=message['first_id'],
                                  attempts=lockdown.take_attempts)
         return {}
 
     def serve(self, message):
-        from .student import Executor, StudentError
+        from .student import StudentError
         op = message.get('op')
         try:
             if op == '__init__':
@@ -85,6 +78,24 @@ class Server:
             return {'ok': False, 'kind': 'crash', 'message': f"called sys.exit({e.code!r})"}
 
 
+def prepare(package, given_modules, trusted_modules):
+    """Import the given modules and torch's lazily loaded parts, then lock down (once)."""
+    import importlib
+    import torch
+    from . import lockdown
+    if lockdown.installed():
+        return
+    for name in given_modules:
+        importlib.import_module(f"{package}.{name}")
+    # The first operation on a 'meta' tensor (the suites test devices with
+    # them) imports a large part of torch: do it now, before any timed call.
+    (torch.ones(2, device='meta') * 2).sum()
+    folder = os.path.dirname(importlib.import_module(package).__file__)
+    trusted = [os.path.join(folder, f"{name}.py") for name in trusted_modules]
+    lockdown.install(trusted=[os.path.join(os.path.dirname(__file__), '')] + trusted,
+                     boundary=__file__)
+
+
 def _send(writer, envelope):
     from . import protocol
     try:
@@ -97,25 +108,36 @@ def _send(writer, envelope):
     writer.flush()
 
 
-def main():
-    reader, writer = _take_channel()
-    # Past the size limit a write fails with EFBIG instead of killing us.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    from . import seccomp
-    if os.getpgrp() != os.getpid():
-        os.setsid()
-    signals_confined = seccomp.confine_signals()
-    import torch
+def _serve(reader, writer, hello):
+    """Answer requests on the channel until the grader closes it."""
     from . import protocol
-    torch.set_num_threads(1)  # deterministic and fair on shared cores
     server = Server()
-    _send(writer, {'ready': True, 'signals_confined': signals_confined})
+    _send(writer, hello)
     while True:
         try:
             message = protocol.read_message(reader)
         except EOFError:
             return
         _send(writer, server.serve(message))
+
+
+def _confine():
+    """Own process group, SIGXFSZ ignored, signals confined; True if seccomp holds."""
+    from . import seccomp
+    # Past the size limit a write fails with EFBIG instead of killing us.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    if os.getpgrp() != os.getpid():
+        os.setsid()
+    return seccomp.confine_signals()
+
+
+def main():
+    """One fresh Python per child: the channel is stdin/stdout."""
+    reader, writer = _take_channel()
+    confined = _confine()
+    import torch
+    torch.set_num_threads(1)  # deterministic and fair on shared cores
+    _serve(reader, writer, {'ready': True, 'signals_confined': confined})
 
 
 if __name__ == '__main__':

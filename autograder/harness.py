@@ -252,7 +252,7 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     - suites, rubric: the suites folder and rubric.toml (default: the hidden ones)
     - items: grade only these item ids (None: all)
     - timeout: default seconds per student call (None: sandbox.CALL_TIMEOUT)
-    - sandbox: 'auto', 'bwrap' or 'none' (see SandboxedStudent), or
+    - sandbox: 'auto', 'bwrap', 'strict' or 'none' (see SandboxedStudent), or
       'inprocess' (LocalStudent: only for proving the suites on trusted code)
     - suite_files: run only these test files of the suites folder, and grade
       only the items their tests mark (None: every file, every item)

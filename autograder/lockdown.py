@@ -9,8 +9,8 @@ spelling a forbidden thing differently (a string-built attribute name, a
 default argument, a coding cookie, a given module's import) gains nothing:
 - grad mode is switched off: while untrusted code runs (see below),
   torch.set_grad_enabled(True), torch.enable_grad and
-  torch._C._set_grad_enabled(True) refuse, and new threads (which would
-  start with grad mode on) cannot be started;
+  torch._C._set_grad_enabled(True) refuse, and so does starting a thread
+  (it would start with grad mode on);
 - Tensor.backward refuses, and so does asking a tensor to require grad
   (requires_grad_(), .requires_grad = True); a reply holding a tensor that
   requires grad is refused by the Executor;
@@ -237,26 +237,44 @@ def _lock_compilers():
 def _no_exec():
     """exec, eval and compile refuse untrusted callers (their code would look trusted)."""
     def guard(real, what):
-        def guarded(*args, **kwargs):
-            if not _is_trusted(sys._getframe(1).f_code.co_filename):
+        def guarded(source, globals=None, locals=None, *args, **kwargs):
+            caller = sys._getframe(1)
+            if not _is_trusted(caller.f_code.co_filename):
                 refuse(what)
-            return real(*args, **kwargs)
+            if globals is None:   # as the real one does: run in the caller's namespace
+                globals = caller.f_globals
+                locals = caller.f_locals if locals is None else locals
+            return real(source, globals, locals, *args, **kwargs)
         return guarded
 
+    def guarded_compile(*args, **kwargs):
+        if not _is_trusted(sys._getframe(1).f_code.co_filename):
+            refuse('compile')
+        return real_compile(*args, **kwargs)
+
+    real_compile = builtins.compile
     builtins.exec = guard(builtins.exec, 'exec')
     builtins.eval = guard(builtins.eval, 'eval')
-    builtins.compile = guard(builtins.compile, 'compile')
+    builtins.compile = guarded_compile
 
 
 def _no_threads():
     import _thread
     import threading
 
-    def refused(*args, **kwargs):
-        refuse("threads (grad mode is on in a new thread)")
+    real_start = _thread.start_new_thread
 
-    _thread.start_new_thread = _thread.start_new = refused
-    threading._start_new_thread = refused
+    def start_new_thread(*args, **kwargs):
+        if _untrusted_running():
+            refuse("threads (grad mode is on in a new thread)")
+        return real_start(*args, **kwargs)
+
+    _thread.start_new_thread = _thread.start_new = start_new_thread
+    threading._start_new_thread = start_new_thread
+
+
+def installed():
+    return bool(_trusted)
 
 
 def install(trusted, boundary):

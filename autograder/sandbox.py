@@ -102,6 +102,7 @@ BOOT = ("import sys; sys.path.insert(0, {root!r}); "
         "from autograder.child import main; sys.exit(main())")
 
 
+
 class SandboxError(Exception):
     """The sandbox itself failed (not the student's code): grading cannot go on."""
 
@@ -303,16 +304,15 @@ class Child:
                 self.kill()
                 raise SandboxError(f"a grading process failed to start ({e}); its output: "
                                    f"{self.log_tail(1000)}") from None
+            self.pids = self.our_pids()   # before is_ready: bwrap's processes included
             self.is_ready = True
             self.signals_confined = hello.get('signals_confined')
-            # No student code has run yet: every process below ours is ours
-            # (bwrap's init and the Python it started).
-            self.pids |= _descendants(self.proc.pid)
         return self
 
     def our_pids(self):
         """Host pids of the processes that are this child (not what its code started).
-        Before it is ready no student code has run in it: all below it is ours."""
+        Before it is ready no student code has run in it: all below it is ours
+        (bwrap's init and the Python it started)."""
         return self.pids if self.is_ready else self.pids | _descendants(self.proc.pid)
 
     def request(self, message, timeout):
@@ -368,13 +368,17 @@ class Child:
             self.kill()
             raise ChildDied('bad_output', f"sent back too much: {e}") from None
 
-    def _died(self):
-        """A ChildDied saying how the child ended (waits briefly for its status)."""
+    def _exit_code(self):
+        """The child's exit code (negative: the signal that ended it), waiting briefly."""
         try:
-            code = self.proc.wait(timeout=5)
+            return self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.kill()
-            code = self.proc.returncode
+            return self.proc.returncode
+
+    def _died(self):
+        """A ChildDied saying how the child ended (waits briefly for its status)."""
+        code = self._exit_code()
         self.kill()
         if code in (-signal.SIGKILL, 128 + signal.SIGKILL):
             return ChildDied('memory', "the process was killed (SIGKILL), most likely for "
@@ -388,12 +392,7 @@ class Child:
 
     def log_tail(self, n):
         """The last n characters the child wrote to stdout/stderr."""
-        try:
-            with open(self.log_path, 'rb') as f:
-                f.seek(max(0, f.seek(0, os.SEEK_END) - n))
-                return f.read().decode(errors='replace')
-        except OSError:
-            return ''
+        return _tail(self.log_path, n)
 
     def kill(self):
         """Kill the child's whole process group and reap it."""
@@ -410,6 +409,16 @@ class Child:
                 stream.close()
             except OSError:
                 pass
+
+
+def _tail(path, n):
+    """The last n characters of a log file."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - n))
+            return f.read().decode(errors='replace')
+    except OSError:
+        return ''
 
 
 def _descendants(pid):

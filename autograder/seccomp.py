@@ -89,6 +89,11 @@ def program(pid, arch):
     return b''.join(out)
 
 
+def not_dumpable():
+    """No process of our user may read or write this one's memory (/proc/<pid>/mem, ptrace)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]
 

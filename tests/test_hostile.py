@@ -248,6 +248,7 @@ def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
     assert 'sent back too much' in outputs
 
 
+@pytest.mark.slow
 @needs_cgroup
 def test_ram_files_many_processes_and_background_work_stay_in_the_submission_budget(tmp_path):
     """Files in /dev/shm, /tmp and memfd, 200 processes at once, a process left

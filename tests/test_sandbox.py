@@ -6,7 +6,7 @@ import resource
 import pytest
 import torch
 
-from autograder import sandbox
+from autograder import cgroups, sandbox
 from autograder.sandbox import SandboxedStudent
 from autograder.student import Ref, StudentError
 from hostile import REPO, make_submission
@@ -321,3 +321,59 @@ def test_autograd_and_torch_layers_are_refused_at_run_time_whatever_the_spelling
         res = student.call('conv.Conv.forward', x, w, torch.zeros(4), {'stride': 1, 'pad': 1})
         dx, dw, db = student.call('conv.Conv.backward', torch.ones(2, 4, 5, 5), res.ref[1]).value
         assert dx.shape == x.shape and dw.shape == w.shape
+
+
+needs_cgroup = pytest.mark.skipif(cgroups.available()[0] is None,
+                                  reason=f"no control group ({cgroups.available()[1]})")
+
+
+@needs_cgroup
+def test_a_process_left_running_is_killed_before_the_next_test(tmp_path):
+    """A background process started at import, out of its process group, burns
+    no CPU across later tests: it is killed from outside, before each test."""
+    submission = make_submission(tmp_path)
+    with open(submission / 'scratchnn' / 'optim.py', 'a') as f:
+        f.write("\n\nimport os as _os\nif _os.fork() == 0:\n    _os.setsid()\n"
+                "    while True:\n        pass\n")
+    with SandboxedStudent(submission, spares=0) as student:
+        student.begin_test('test_a', item='sgd')
+        student.call('optim.sgd', torch.ones(2), torch.ones(2))
+        ours = set().union(*(c.pids for _, c in student._children.values()))
+        assert len(student.group.pids() - ours) == 1          # the burner
+        student.begin_test('test_b', item='sgd')
+        assert student.group.pids() == ours                    # gone; the module lives on
+        assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
+        group = student.group
+    assert not any(folder.exists() for folder in group.dirs.values())   # removed at close
+
+
+def test_without_a_control_group_the_warning_says_what_is_not_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(cgroups, '_STATUS', {'v': (None, 'not here')})
+    submission = make_submission(tmp_path)
+    with pytest.raises(sandbox.SandboxError, match='not here'):
+        SandboxedStudent(submission, sandbox='strict', spares=0)
+    with SandboxedStudent(submission, spares=0) as student:
+        assert student.group is None
+        assert 'WITHOUT a control group (not here)' in student.warning
+        assert 'RAM-backed files' in student.warning
+        assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
+
+
+@needs_bwrap
+def test_the_only_writable_places_are_small_tmpfs(tmp_path):
+    submission = make_submission(tmp_path)
+    with open(submission / 'scratchnn' / 'init.py', 'a') as f:
+        f.write("\n\ndef writable(paths):\n    import os\n    found = []\n    for p in paths:\n"
+                "        try:\n            with open(os.path.join(p, 'probe'), 'w') as f:\n"
+                "                f.write('x')\n            found.append(p)\n"
+                "        except OSError:\n            pass\n    return found\n\n\n"
+                "def fill(path):\n    chunk = b'x' * (1 << 20)\n    written = 0\n"
+                "    try:\n        with open(path, 'wb') as f:\n            while written < (1 << 30):\n"
+                "                f.write(chunk)\n                written += len(chunk)\n"
+                "    except OSError:\n        pass\n    return written\n")
+    with SandboxedStudent(submission, spares=0) as student:
+        found = student.call('init.writable', ['/', '/dev', '/dev/shm', '/tmp', '/etc', '/grader',
+                                               '/usr', '/var/tmp', '/run']).value
+        assert sorted(found) == ['/dev/shm', '/tmp']
+        for path in ('/dev/shm/big', '/tmp/big'):
+            assert student.call('init.fill', path).value <= sandbox.TMP_BYTES
