@@ -46,11 +46,13 @@ monkeypatches torch costs only its own items. A dead child is replaced by a
 fresh one for the next request; references into the dead one then fail
 with StudentError('crash'). A spare child is kept starting ahead of need.
 """
+import json
 import os
 import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -100,7 +102,8 @@ SANDBOX_ROOT = '/grader'   # where the assembled folder appears inside bwrap
 PYTHON = os.path.abspath(sys.executable)   # no '..' in it: bwrap binds the venv alone
 BOOT = ("import sys; sys.path.insert(0, {root!r}); "
         "from autograder.child import main; sys.exit(main())")
-
+ZYGOTE_BOOT = ("import sys; sys.path.insert(0, {root!r}); from autograder.child import zygote; "
+               "sys.exit(zygote('scratchnn', {given!r}, {trusted!r}))")
 
 
 class SandboxError(Exception):
@@ -411,6 +414,137 @@ class Child:
                 pass
 
 
+class Zygote:
+    """The process (in bwrap, in the submission's control group) that forks the
+    children: Python and torch start once per submission (child.zygote)."""
+
+    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None):
+        cuda = bool(device) and str(device).startswith('cuda')
+        inner_root = SANDBOX_ROOT if use_bwrap else str(root)
+        boot = ZYGOTE_BOOT.format(root=inner_root, given=PRELOADED_MODULES, trusted=TRUSTED_MODULES)
+        cmd = [PYTHON, '-I', '-B', '-c', boot]
+        if use_bwrap:
+            cmd = bwrap_command(root, cuda) + cmd
+        self.memory_resource = 'DATA' if cuda else 'AS'
+        self.group, self.log_path = group, Path(log_path)
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with open(self.log_path, 'wb') as log, theirs:
+            self.proc = subprocess.Popen(
+                cmd, stdin=theirs.fileno(), stdout=log, stderr=log,
+                cwd=tempfile.gettempdir() if use_bwrap else str(root), env=child_env(device),
+                start_new_session=True,
+                preexec_fn=_limits(memory_bytes, getattr(resource, f'RLIMIT_{self.memory_resource}'),
+                                   group, group.child_memory(memory_bytes) if group else None))
+        self.is_ready, self.pids, self.threads = False, {self.proc.pid}, None
+
+    def _call(self, message, fds=(), timeout=START_TIMEOUT):
+        """Send one control message (with fds), return the zygote's answer."""
+        try:
+            if fds:
+                socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+            elif message is not None:
+                self.control.send(json.dumps(message).encode())
+            if not select.select([self.control], [], [], timeout)[0]:
+                raise SandboxError(f"the grading process did not answer within {timeout:g} s")
+            data = self.control.recv(1 << 16)
+        except OSError as e:
+            data = b''
+            why = str(e)
+        else:
+            why = 'it closed its control channel'
+        if not data:
+            raise SandboxError(f"the grading process died ({why}); its output: "
+                               f"{_tail(self.log_path, 1000)}")
+        return json.loads(data)
+
+    def ready(self):
+        """Wait until it has imported torch and locked down; raises SandboxError if it fails."""
+        if not self.is_ready:
+            hello = self._call(None)
+            self.threads, self.is_ready = hello.get('threads'), True
+            self.pids |= _descendants(self.proc.pid)
+        return self
+
+    def fork(self, channel_fd, log_fd, memory_bytes):
+        """A new child serving channel_fd, writing to log_fd: (pid inside, host pid)."""
+        self.ready()
+        pid = self._call({'op': 'fork', 'memory_bytes': memory_bytes,
+                          'memory_resource': self.memory_resource}, fds=(channel_fd, log_fd))['pid']
+        return pid, _host_pid(self.pids, pid)
+
+    def wait(self, pid, timeout):
+        """The exit code of child pid (negative: its signal), or None if it still runs."""
+        try:
+            status = self._call({'op': 'wait', 'pid': pid, 'timeout': timeout},
+                                timeout=timeout + 10)['status']
+        except SandboxError:
+            return None
+        return None if status is None else os.waitstatus_to_exitcode(status)
+
+    def modules(self):
+        """The modules it has imported (student code must never be among them)."""
+        return self.ready()._call({'op': 'modules'})['modules']
+
+    def our_pids(self):
+        return self.pids if self.is_ready else self.pids | _descendants(self.proc.pid)
+
+    def kill(self):
+        self.control.close()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class ForkedChild(Child):
+    """A child forked by the Zygote: same channel and limits as Child, started in milliseconds."""
+
+    def __init__(self, zygote, log_path, *, memory_bytes, group=None):
+        self.zygote, self.log_path = zygote, Path(log_path)
+        ours, theirs = socket.socketpair()
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self.pid, self.host_pid = zygote.fork(theirs.fileno(), log, memory_bytes)
+        finally:
+            theirs.close()
+            os.close(log)
+        if group is not None and self.host_pid is not None:
+            group.move(self.host_pid, group.child_memory(memory_bytes))
+        self.channel = ours
+        self._in = self._out = ours.fileno()
+        os.set_blocking(self._in, False)
+        self._buffer = b''
+        self.is_ready = False
+        self.signals_confined = None
+        self.pids = {self.host_pid} - {None}
+
+    def our_pids(self):
+        return self.pids
+
+    def _exit_code(self):
+        code = self.zygote.wait(self.pid, 5)
+        if code is None:
+            self.kill()
+            code = self.zygote.wait(self.pid, 5)
+        return code
+
+    def kill(self):
+        """Kill the child's whole process group (from here) and close its channel."""
+        if self.host_pid is not None:
+            try:
+                os.killpg(self.host_pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.channel.close()
+        except OSError:
+            pass
+
+
 def _tail(path, n):
     """The last n characters of a log file."""
     try:
@@ -419,6 +553,23 @@ def _tail(path, n):
             return f.read().decode(errors='replace')
     except OSError:
         return ''
+
+
+def _host_pid(candidates_root, pid):
+    """The host pid of the process whose pid in its (innermost) namespace is pid,
+    looked for below the processes candidates_root."""
+    for root in candidates_root:
+        for candidate in _descendants(root) | {root}:
+            try:
+                with open(f'/proc/{candidate}/status') as f:
+                    for line in f:
+                        if line.startswith('NSpid:'):
+                            if int(line.split()[-1]) == pid:
+                                return candidate
+                            break
+            except (OSError, ValueError):
+                continue
+    return None
 
 
 def _descendants(pid):
@@ -454,17 +605,22 @@ class SandboxedStudent(Student):
     CUDA access. timeout / job_timeout: default wall-clock seconds per call /
     per job. spares: children kept starting ahead of need (0: on demand).
     time_budget: wall-clock seconds all requests together may take.
+    start: 'fork' (children forked from one preloaded Zygote per submission)
+    or 'exec' (a fresh Python per child, started `spares` ahead; slower).
     """
 
     def __init__(self, submission, *, sandbox='auto', device=None, timeout=CALL_TIMEOUT,
                  job_timeout=JOB_TIMEOUT, memory_bytes=MEMORY_BYTES, spares=1,
-                 time_budget=SUBMISSION_TIME_BUDGET):
+                 time_budget=SUBMISSION_TIME_BUDGET, start='fork'):
+        if start not in ('fork', 'exec'):
+            raise ValueError(f"start must be 'fork' or 'exec', not {start!r}")
         if sandbox not in ('auto', 'bwrap', 'strict', 'none'):
             raise ValueError(f"sandbox must be 'auto', 'bwrap', 'strict' or 'none', not {sandbox!r}")
         if not isinstance(submission, Submission):
             submission = read_submission(submission, STUDENT_MODULES)
         self.device, self.default_timeout, self.job_timeout = device, timeout, job_timeout
-        self.memory_bytes, self.spares, self.time_budget = memory_bytes, spares, time_budget
+        self.memory_bytes, self.time_budget = memory_bytes, time_budget
+        self.spares = spares if start == 'exec' else 0   # a fork takes milliseconds
         cuda = bool(device) and str(device).startswith('cuda')
         works, why = bwrap_status(cuda) if sandbox != 'none' else (False, 'disabled')
         if sandbox in ('bwrap', 'strict') and not works:
@@ -493,7 +649,13 @@ class SandboxedStudent(Student):
         self._item = None        # the item of the current test
         self._spent = {}         # item -> seconds its requests took
         self._spent_total = 0.0  # seconds all requests took
+        # Where the time went (benchmarks/bench_grading.py): starting children
+        # (the zygote's start included), and each child's requests.
+        self.timings = {'start': 0.0, 'modules': {}}
         self._broken = {}        # module -> the StudentError its import gave
+        self._zygote = Zygote(self.root, self.logs / 'zygote.log', use_bwrap=self.use_bwrap,
+                              device=device, memory_bytes=memory_bytes,
+                              group=self.group) if start == 'fork' else None
         self._fill_spares()
 
     @property
@@ -514,6 +676,9 @@ class SandboxedStudent(Student):
 
     def _start(self):
         self._serial += 1
+        if self._zygote is not None:
+            return self._serial, ForkedChild(self._zygote, self.logs / f'child-{self._serial}.log',
+                                             memory_bytes=self.memory_bytes, group=self.group)
         return self._serial, Child(self.root, self.logs / f'child-{self._serial}.log',
                                    use_bwrap=self.use_bwrap, device=self.device,
                                    memory_bytes=self.memory_bytes, group=self.group)
@@ -525,6 +690,7 @@ class SandboxedStudent(Student):
     def _child(self, key):
         """The live child for key, starting one (from a spare) if needed."""
         if key not in self._children:
+            began = time.monotonic()
             serial, child = self._waiting.pop(0) if self._waiting else self._start()
             self._fill_spares()
             child.ready()
@@ -537,6 +703,7 @@ class SandboxedStudent(Student):
             if not reply.get('ok'):
                 raise SandboxError(f"a grading process failed to start: {reply}")
             self._children[key] = (serial, child)
+            self.timings['start'] += time.monotonic() - began
         return self._children[key]
 
     def _retire(self, key):
@@ -580,7 +747,7 @@ class SandboxedStudent(Student):
         is not a child we started: what student code left running. Returns how many."""
         if self.group is None:
             return 0
-        ours = set()
+        ours = self._zygote.our_pids() if self._zygote is not None else set()
         for _, child in list(self._children.values()) + self._waiting:
             ours |= child.our_pids()
         return self.group.kill_all(keep=ours)
@@ -658,6 +825,7 @@ class SandboxedStudent(Student):
             spent = time.monotonic() - began
             self._spent[self._item] = self._spent.get(self._item, 0.0) + spent
             self._spent_total += spent
+            self.timings['modules'][key] = self.timings['modules'].get(key, 0.0) + spent
         if not envelope.get('ok'):
             raise StudentError(envelope.get('kind', 'exception'), str(envelope.get('message')))
         return envelope['reply']
@@ -693,6 +861,8 @@ class SandboxedStudent(Student):
         for _, child in list(self._children.values()) + self._waiting:
             child.kill()
         self._children, self._waiting = {}, []
+        if self._zygote is not None:
+            self._zygote.kill()
         if self.group is not None:
             self.group.close()
         self._tmp.cleanup()

@@ -338,7 +338,7 @@ def test_a_process_left_running_is_killed_before_the_next_test(tmp_path):
     with SandboxedStudent(submission, spares=0) as student:
         student.begin_test('test_a', item='sgd')
         student.call('optim.sgd', torch.ones(2), torch.ones(2))
-        ours = set().union(*(c.pids for _, c in student._children.values()))
+        ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
         assert len(student.group.pids() - ours) == 1          # the burner
         student.begin_test('test_b', item='sgd')
         assert student.group.pids() == ours                    # gone; the module lives on
@@ -377,3 +377,32 @@ def test_the_only_writable_places_are_small_tmpfs(tmp_path):
         assert sorted(found) == ['/dev/shm', '/tmp']
         for path in ('/dev/shm/big', '/tmp/big'):
             assert student.call('init.fill', path).value <= sandbox.TMP_BYTES
+
+
+def test_children_fork_from_a_zygote_that_stays_clean(tmp_path):
+    """One preloaded process per submission forks the module children: it has
+    started no thread (forking stays safe), never imports student code, and a
+    child that monkeypatches torch or crashes leaves the next fork untouched."""
+    submission = make_submission(tmp_path, ['monkeypatch', 'exit_in_call'])
+    with SandboxedStudent(submission, spares=0) as student:
+        with pytest.raises(StudentError):        # layers' ReLU.forward exits its process
+            student.call('layers.ReLU.forward', torch.ones(2))
+        assert student._zygote.threads == 1
+        # A fresh fork of layers: the exit cost nothing but its own call.
+        out, _ = student.call('layers.Linear.forward', torch.ones(2, 3), torch.ones(3, 4),
+                              torch.zeros(4)).value
+        assert out.shape == (2, 4)
+        # optim's child, forked after layers patched torch in its own child, is clean.
+        next_w, _ = student.call('optim.sgd', torch.ones(3), torch.ones(3)).value
+        assert torch.allclose(next_w, torch.full((3,), 0.99))
+        zygote_modules = student._zygote.modules()
+        assert 'scratchnn.conv' in zygote_modules
+        assert not {'scratchnn.layers', 'scratchnn.optim'} & set(zygote_modules)
+        assert len({c.host_pid for _, c in student._children.values()}) == len(student._children)
+
+
+def test_the_old_start_still_works(tmp_path):
+    """start='exec' (a fresh Python per module) grades the same way; the benchmark compares."""
+    with SandboxedStudent(make_submission(tmp_path), start='exec', spares=0) as student:
+        next_w, _ = student.call('optim.sgd', torch.ones(3), torch.ones(3)).value
+        assert torch.allclose(next_w, torch.full((3,), 0.99))
