@@ -113,6 +113,9 @@ def _send(writer, envelope):
     from . import protocol
     try:
         data = protocol.dumps(envelope)
+    except protocol.TooLarge as e:
+        data = protocol.dumps({'ok': False, 'kind': 'bad_output',
+                               'message': f"sent back too much: {e}"})
     except Exception as e:  # the student's value cannot be serialized
         data = protocol.dumps({'ok': False, 'kind': 'bad_output',
                                'message': f"the result could not be sent back: "

@@ -7,7 +7,16 @@ The package a child imports is assembled in a temporary folder:
 - scratchnn/: the trusted given modules (TRUSTED_MODULES, from this repo's
   solutions or release), a trusted empty __init__.py, and the submission's
   five student modules (STUDENT_MODULES), each importable on its own;
-- autograder/: a copy of protocol.py, student.py, child.py and jobs.py.
+- autograder/: a copy of the grader files the children run (GRADER_FILES).
+
+How children start (start='fork', the default): one Zygote per submission,
+in the sandbox, imports torch and the given modules, locks itself down and
+then forks a child per student module in milliseconds (child.zygote); the
+student's code is imported only in the forked children, never in the
+zygote, which starts no thread before forking. Each child gets its own
+channel (a socketpair end passed with SCM_RIGHTS), log file, process group,
+memory limit and memory sub-group. start='exec' starts a fresh sandboxed
+Python per child instead (Child; seconds each), as before the zygote.
 
 Limits on each child: wall-clock time per request (parent side), memory
 (RLIMIT_AS; RLIMIT_DATA when grading on CUDA, which reserves huge address
@@ -32,7 +41,9 @@ bytes, their tensors at full size (expanded views included), their
 containers.
 
 Where bubblewrap works, each child also runs in `bwrap` with every
-namespace unshared (no network), read-only binds of only what Python and
+namespace unshared (no network; with the zygote, the children of one
+submission share one sandbox and PID namespace, and the seccomp filter
+keeps them from signalling one another), read-only binds of only what Python and
 torch need, the assembled folder read-only at /grader, a read-only root,
 size-capped tmpfs /tmp (its working directory) and /dev/shm as the only
 writable places, and /dev/nvidia* when present. It sees neither the
@@ -44,7 +55,8 @@ Children are keyed: one per student module (a call to 'optim.sgd' goes to
 the 'optim' child), one per job name, so a module that crashes, hangs or
 monkeypatches torch costs only its own items. A dead child is replaced by a
 fresh one for the next request; references into the dead one then fail
-with StudentError('crash'). A spare child is kept starting ahead of need.
+with StudentError('crash'). With start='exec', spare children are kept
+starting ahead of need.
 """
 import json
 import os
@@ -93,8 +105,8 @@ SUBMISSION_MEMORY_BYTES = 6 << 30
 SUBMISSION_PIDS = 128      # processes and threads
 SUBMISSION_CPUS = 1.0      # cores
 # Replies: bytes on the wire, tensors at full size, values and nesting.
-MAX_REPLY_BYTES = 64 << 20
-MAX_REPLY_TENSOR_BYTES = 128 << 20
+MAX_REPLY_BYTES = protocol.MAX_TENSOR_BYTES + (16 << 20)
+MAX_REPLY_TENSOR_BYTES = protocol.MAX_TENSOR_BYTES
 MAX_REPLY_NODES = 200_000
 MAX_REPLY_DEPTH = 64
 IDS_PER_CHILD = 10 ** 9    # reference ids of child k are k*IDS_PER_CHILD + 1, ...
