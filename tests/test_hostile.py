@@ -68,6 +68,7 @@ def assert_grader_unharmed():
     assert numpy.allclose is REAL_NP_ALLCLOSE
 
 
+@pytest.mark.slow
 def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp_path):
     cases = ['loop', 'exit_at_import', 'exit_in_call', 'memory', 'flood']
     items = ['sgd', 'sgd_momentum', 'linear_forward', 'relu_forward', 'xavier_uniform',
@@ -88,6 +89,7 @@ def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp
     assert_grader_unharmed()
 
 
+@pytest.mark.slow
 def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
     cases = ['monkeypatch', 'write_files']
     items = ['linear_forward', 'relu_forward', 'sgd', 'sgd_momentum']
@@ -204,10 +206,13 @@ def test_every_item_outside_the_hostile_modules_keeps_full_marks(tmp_path):
 
 @pytest.mark.parametrize('case, module, items', [
     ('autograd', 'layers', ['linear_backward', 'relu_backward', 'linear_forward']),
-    ('default_argument', 'dropout', ['dropout_forward', 'dropout_backward']),
-    ('attrgetter', 'layers', ['relu_forward', 'linear_forward']),
-    ('given_module', 'layers', ['linear_forward', 'relu_forward']),
-    ('threads', 'optim', ['sgd', 'adam']),
+    # The others are refused at run time too (test_sandbox.py, fast); here, slow, graded.
+    pytest.param('default_argument', 'dropout', ['dropout_forward', 'dropout_backward'],
+                 marks=pytest.mark.slow),
+    pytest.param('attrgetter', 'layers', ['relu_forward', 'linear_forward'], marks=pytest.mark.slow),
+    pytest.param('given_module', 'layers', ['linear_forward', 'relu_forward'],
+                 marks=pytest.mark.slow),
+    pytest.param('threads', 'optim', ['sgd', 'adam'], marks=pytest.mark.slow),
 ])
 def test_autograd_and_torch_layers_earn_nothing_however_spelled(tmp_path, case, module, items):
     """Each route around the rule (tests/hostile/<case>) scores no more than the
@@ -223,6 +228,7 @@ def test_autograd_and_torch_layers_earn_nothing_however_spelled(tmp_path, case, 
     assert 'Rule violation' in messages, messages
 
 
+@pytest.mark.slow
 def test_a_coding_cookie_hides_nothing(tmp_path):
     """utf-7 would hide `import torch.nn` from a scan reading UTF-8: the module is refused."""
     submission = make_submission(tmp_path)

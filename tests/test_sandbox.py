@@ -165,6 +165,7 @@ def test_student_code_sees_no_repository_no_submission_and_no_network(tmp_path):
     assert {p: p.read_bytes() for p in suites} == before
 
 
+@pytest.mark.slow
 def test_a_module_that_hangs_at_import_fails_every_later_call_at_once(tmp_path):
     """Importing it again would hang again: one timeout, then instant failures."""
     import time
@@ -183,6 +184,7 @@ def test_a_module_that_hangs_at_import_fails_every_later_call_at_once(tmp_path):
         assert student.call('layers.ReLU.forward', -torch.ones(2)).value[0].sum() == 0
 
 
+@pytest.mark.slow
 def test_an_item_out_of_its_time_budget_runs_no_more_calls(tmp_path, monkeypatch):
     """Every call counts against its item's budget, not only those that time out:
     a slow function costs its item's points, not the class's grading time."""
@@ -207,6 +209,7 @@ def test_an_item_out_of_its_time_budget_runs_no_more_calls(tmp_path, monkeypatch
                            torch.ones(2) - 1e-2)
 
 
+@pytest.mark.slow
 def test_the_submission_time_budget_counts_every_call(tmp_path):
     """Calls just under the per-call timeout cannot add up past the submission's budget."""
     submission = make_submission(tmp_path)
@@ -296,31 +299,55 @@ def honest_no_grad(x):
 '''
 
 
-def test_autograd_and_torch_layers_are_refused_at_run_time_whatever_the_spelling(tmp_path):
+PROBES = {
+    'layers': LOCKDOWN_ATTEMPTS,
+    'dropout': "\n\ndef bound(x, F=torch.nn.functional):\n    return F.relu(x)\n",
+    'optim': "\n\ndef start_burner():\n    import os\n    if os.fork() == 0:\n        os.setsid()\n"
+             "        while True:\n            pass\n    return 0\n",
+    'init': "\n\ndef writable(paths):\n    import os\n    found = []\n    for p in paths:\n"
+            "        try:\n            with open(os.path.join(p, 'probe'), 'w') as f:\n"
+            "                f.write('x')\n            found.append(p)\n"
+            "        except OSError:\n            pass\n    return found\n\n\n"
+            "def fill(path):\n    chunk = b'x' * (1 << 20)\n    written = 0\n"
+            "    try:\n        with open(path, 'wb') as f:\n            while written < (1 << 30):\n"
+            "                f.write(chunk)\n                written += len(chunk)\n"
+            "    except OSError:\n        pass\n    return written\n",
+}
+
+
+@pytest.fixture(scope='module')
+def probe(tmp_path_factory):
+    """One sandboxed submission for the tests below (a sandbox costs seconds):
+    layers patches torch, exits in ReLU.forward and tries every route to
+    autograd; the other modules carry probes."""
+    submission = make_submission(tmp_path_factory.mktemp('probe'), ['monkeypatch', 'exit_in_call'])
+    for module, code in PROBES.items():
+        with open(submission / 'scratchnn' / f'{module}.py', 'a') as f:
+            f.write(code)
+    with SandboxedStudent(submission, spares=0) as student:
+        yield student
+
+
+def test_autograd_and_torch_layers_are_refused_at_run_time_whatever_the_spelling(probe):
     """The lockdown judges behaviour: no rule check runs here, and every route
     to autograd or torch.nn is still a rule violation, even when caught."""
-    submission = make_submission(tmp_path)
-    with open(submission / 'scratchnn' / 'layers.py', 'a') as f:
-        f.write(LOCKDOWN_ATTEMPTS)
-    with open(submission / 'scratchnn' / 'dropout.py', 'a') as f:
-        f.write("\n\ndef bound(x, F=torch.nn.functional):\n    return F.relu(x)\n")
-    with SandboxedStudent(submission, spares=0) as student:
-        for name in [n.split('(')[0] for n in LOCKDOWN_ATTEMPTS.split('def ')[1:]
-                     if n.startswith('via_')]:
-            with pytest.raises(StudentError) as err:
-                student.call(f'layers.{name}', torch.ones(2))
-            assert err.value.kind == 'rule', (name, str(err.value))
-            assert 'not allowed' in str(err.value), name
-        assert torch.equal(student.call('layers.honest_no_grad', torch.ones(2)).value,
-                           torch.full((2,), 2.0))
-        with pytest.raises(StudentError) as err:   # the default argument runs at import
-            student.call('dropout.bound', torch.ones(2))
-        assert err.value.kind == 'rule' and 'torch.nn.functional' in str(err.value)
-        # Trusted given code still uses torch's layers: the conv layer works.
-        x, w = torch.randn(2, 3, 5, 5), torch.randn(4, 3, 3, 3)
-        res = student.call('conv.Conv.forward', x, w, torch.zeros(4), {'stride': 1, 'pad': 1})
-        dx, dw, db = student.call('conv.Conv.backward', torch.ones(2, 4, 5, 5), res.ref[1]).value
-        assert dx.shape == x.shape and dw.shape == w.shape
+    student = probe
+    for name in [n.split('(')[0] for n in LOCKDOWN_ATTEMPTS.split('def ')[1:]
+                 if n.startswith('via_')]:
+        with pytest.raises(StudentError) as err:
+            student.call(f'layers.{name}', torch.ones(2))
+        assert err.value.kind == 'rule', (name, str(err.value))
+        assert 'not allowed' in str(err.value), name
+    assert torch.equal(student.call('layers.honest_no_grad', torch.ones(2)).value,
+                       torch.full((2,), 2.0))
+    with pytest.raises(StudentError) as err:   # the default argument runs at import
+        student.call('dropout.bound', torch.ones(2))
+    assert err.value.kind == 'rule' and 'torch.nn.functional' in str(err.value)
+    # Trusted given code still uses torch's layers: the conv layer works.
+    x, w = torch.randn(2, 3, 5, 5), torch.randn(4, 3, 3, 3)
+    res = student.call('conv.Conv.forward', x, w, torch.zeros(4), {'stride': 1, 'pad': 1})
+    dx, dw, db = student.call('conv.Conv.backward', torch.ones(2, 4, 5, 5), res.ref[1]).value
+    assert dx.shape == x.shape and dw.shape == w.shape
 
 
 needs_cgroup = pytest.mark.skipif(cgroups.available()[0] is None,
@@ -328,25 +355,21 @@ needs_cgroup = pytest.mark.skipif(cgroups.available()[0] is None,
 
 
 @needs_cgroup
-def test_a_process_left_running_is_killed_before_the_next_test(tmp_path):
-    """A background process started at import, out of its process group, burns
-    no CPU across later tests: it is killed from outside, before each test."""
-    submission = make_submission(tmp_path)
-    with open(submission / 'scratchnn' / 'optim.py', 'a') as f:
-        f.write("\n\nimport os as _os\nif _os.fork() == 0:\n    _os.setsid()\n"
-                "    while True:\n        pass\n")
-    with SandboxedStudent(submission, spares=0) as student:
-        student.begin_test('test_a', item='sgd')
-        student.call('optim.sgd', torch.ones(2), torch.ones(2))
-        ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
-        assert len(student.group.pids() - ours) == 1          # the burner
-        student.begin_test('test_b', item='sgd')
-        assert student.group.pids() == ours                    # gone; the module lives on
-        assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
-        group = student.group
-    assert not any(folder.exists() for folder in group.dirs.values())   # removed at close
+def test_a_process_left_running_is_killed_before_the_next_test(probe):
+    """A background process, out of its process group, burns no CPU across later
+    tests: it is killed from outside, before each test (tests/hostile/budget
+    starts one at import)."""
+    student = probe
+    student.begin_test('test_a', item='sgd')
+    student.call('optim.start_burner')
+    ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
+    assert len(student.group.pids() - ours) == 1          # the burner
+    student.begin_test('test_b', item='sgd')
+    assert student.group.pids() == ours                    # gone; the module lives on
+    assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
 
 
+@pytest.mark.slow
 def test_without_a_control_group_the_warning_says_what_is_not_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(cgroups, '_STATUS', {'v': (None, 'not here')})
     submission = make_submission(tmp_path)
@@ -360,49 +383,42 @@ def test_without_a_control_group_the_warning_says_what_is_not_bounded(tmp_path, 
 
 
 @needs_bwrap
-def test_the_only_writable_places_are_small_tmpfs(tmp_path):
-    submission = make_submission(tmp_path)
-    with open(submission / 'scratchnn' / 'init.py', 'a') as f:
-        f.write("\n\ndef writable(paths):\n    import os\n    found = []\n    for p in paths:\n"
-                "        try:\n            with open(os.path.join(p, 'probe'), 'w') as f:\n"
-                "                f.write('x')\n            found.append(p)\n"
-                "        except OSError:\n            pass\n    return found\n\n\n"
-                "def fill(path):\n    chunk = b'x' * (1 << 20)\n    written = 0\n"
-                "    try:\n        with open(path, 'wb') as f:\n            while written < (1 << 30):\n"
-                "                f.write(chunk)\n                written += len(chunk)\n"
-                "    except OSError:\n        pass\n    return written\n")
-    with SandboxedStudent(submission, spares=0) as student:
-        found = student.call('init.writable', ['/', '/dev', '/dev/shm', '/tmp', '/etc', '/grader',
-                                               '/usr', '/var/tmp', '/run']).value
-        assert sorted(found) == ['/dev/shm', '/tmp']
-        for path in ('/dev/shm/big', '/tmp/big'):
-            assert student.call('init.fill', path).value <= sandbox.TMP_BYTES
+def test_the_only_writable_places_are_small_tmpfs(probe):
+    student = probe
+    found = student.call('init.writable', ['/', '/dev', '/dev/shm', '/tmp', '/etc', '/grader',
+                                           '/usr', '/var/tmp', '/run']).value
+    assert sorted(found) == ['/dev/shm', '/tmp']
+    for path in ('/dev/shm/big', '/tmp/big'):
+        assert student.call('init.fill', path).value <= sandbox.TMP_BYTES
 
 
-def test_children_fork_from_a_zygote_that_stays_clean(tmp_path):
+def test_children_fork_from_a_zygote_that_stays_clean(probe):
     """One preloaded process per submission forks the module children: it has
     started no thread (forking stays safe), never imports student code, and a
     child that monkeypatches torch or crashes leaves the next fork untouched."""
-    submission = make_submission(tmp_path, ['monkeypatch', 'exit_in_call'])
-    with SandboxedStudent(submission, spares=0) as student:
-        with pytest.raises(StudentError):        # layers' ReLU.forward exits its process
-            student.call('layers.ReLU.forward', torch.ones(2))
-        assert student._zygote.threads == 1
-        # A fresh fork of layers: the exit cost nothing but its own call.
-        out, _ = student.call('layers.Linear.forward', torch.ones(2, 3), torch.ones(3, 4),
-                              torch.zeros(4)).value
-        assert out.shape == (2, 4)
-        # optim's child, forked after layers patched torch in its own child, is clean.
-        next_w, _ = student.call('optim.sgd', torch.ones(3), torch.ones(3)).value
-        assert torch.allclose(next_w, torch.full((3,), 0.99))
-        zygote_modules = student._zygote.modules()
-        assert 'scratchnn.conv' in zygote_modules
-        assert not {'scratchnn.layers', 'scratchnn.optim'} & set(zygote_modules)
-        assert len({c.host_pid for _, c in student._children.values()}) == len(student._children)
+    student = probe
+    with pytest.raises(StudentError):        # layers' ReLU.forward exits its process
+        student.call('layers.ReLU.forward', torch.ones(2))
+    assert student._zygote.threads == 1
+    # A fresh fork of layers: the exit cost nothing but its own call.
+    out, _ = student.call('layers.Linear.forward', torch.ones(2, 3), torch.ones(3, 4),
+                          torch.zeros(4)).value
+    assert out.shape == (2, 4)
+    # optim's child, forked after layers patched torch in its own child, is clean.
+    next_w, _ = student.call('optim.sgd', torch.ones(3), torch.ones(3)).value
+    assert torch.allclose(next_w, torch.full((3,), 0.99))
+    zygote_modules = student._zygote.modules()
+    assert 'scratchnn.conv' in zygote_modules
+    assert not {'scratchnn.layers', 'scratchnn.optim'} & set(zygote_modules)
+    assert len({c.host_pid for _, c in student._children.values()}) == len(student._children)
 
 
+@pytest.mark.slow
 def test_the_old_start_still_works(tmp_path):
     """start='exec' (a fresh Python per module) grades the same way; the benchmark compares."""
     with SandboxedStudent(make_submission(tmp_path), start='exec', spares=0) as student:
         next_w, _ = student.call('optim.sgd', torch.ones(3), torch.ones(3)).value
         assert torch.allclose(next_w, torch.full((3,), 0.99))
+        group = student.group
+    if group is not None:   # the control group is removed at close
+        assert not any(folder.exists() for folder in group.dirs.values())
