@@ -239,7 +239,25 @@ class SubmissionGroup:
             if not victims:
                 break
             time.sleep(0.002)
+        self._wait_reaped()
         return len(killed)
+
+    def _wait_reaped(self, seconds=2.0):
+        """Wait until the killed processes are reaped: until then they still count
+        against the process limit (pids.current), and a new child could not start."""
+        top = self.dirs.get('') or self.dirs['pids']
+        listing = 'cgroup.threads' if self.kind == 'v2' else 'tasks'
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                current = int((top / 'pids.current').read_text())
+                alive = sum(len(Path(folder, listing).read_text().split())
+                            for folder, _, _ in os.walk(top))
+            except (OSError, ValueError):
+                return
+            if current <= alive:
+                return
+            time.sleep(0.01)
 
     def close(self):
         """Kill everything in the group and remove it (sub-groups first)."""

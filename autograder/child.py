@@ -190,7 +190,8 @@ def zygote(package, given_modules, trusted_modules):
 
     Control: a SOCK_SEQPACKET socket on fd 0; each message is one JSON object.
     {'op': 'fork', 'memory_bytes': n, 'memory_resource': 'AS'|'DATA'} with two
-    fds (the child's channel, its log) -> {'pid': pid in this PID namespace};
+    fds (the child's channel, its log) -> {'pid': pid in this PID namespace}
+    or {'error': why} (fork failed);
     {'op': 'wait', 'pid': p, 'timeout': s} -> {'status': waitpid status or None};
     {'op': 'modules'} -> {'modules': the names in its sys.modules}.
     """
@@ -229,14 +230,17 @@ def zygote(package, given_modules, trusted_modules):
         if message['op'] == 'fork':
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as e:   # the submission is at its process limit
+                pid, error = None, f"{type(e).__name__}: {e}"
             if pid == 0:
                 control.close()
                 _child(fds[0], fds[1], message['memory_bytes'],
                        getattr(resource, f"RLIMIT_{message['memory_resource']}"))
             for fd in fds:
                 os.close(fd)
-            _control_send(control, {'pid': pid})
+            _control_send(control, {'pid': pid} if pid else {'error': error})
         elif message['op'] == 'wait':
             _control_send(control, {'status': _wait(message['pid'], message['timeout'], statuses)})
         elif message['op'] == 'modules':   # for tests: what the zygote has imported

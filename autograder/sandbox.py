@@ -411,14 +411,7 @@ class Child:
 
     def kill(self):
         """Kill the child's whole process group and reap it."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _kill_group(self.proc)
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
@@ -480,9 +473,12 @@ class Zygote:
     def fork(self, channel_fd, log_fd, memory_bytes):
         """A new child serving channel_fd, writing to log_fd: (pid inside, host pid)."""
         self.ready()
-        pid = self._call({'op': 'fork', 'memory_bytes': memory_bytes,
-                          'memory_resource': self.memory_resource}, fds=(channel_fd, log_fd))['pid']
-        return pid, _host_pid(self.pids, pid)
+        answer = self._call({'op': 'fork', 'memory_bytes': memory_bytes,
+                             'memory_resource': self.memory_resource}, fds=(channel_fd, log_fd))
+        if 'error' in answer:
+            raise ChildDied('crash', f"no process could be started for it ({answer['error']}): "
+                                     f"the submission's processes are at their limit")
+        return answer['pid'], _host_pid(self.pids, answer['pid'])
 
     def wait(self, pid, timeout):
         """The exit code of child pid (negative: its signal), or None if it still runs."""
@@ -502,14 +498,7 @@ class Zygote:
 
     def kill(self):
         self.control.close()
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _kill_group(self.proc)
 
 
 class ForkedChild(Child):
@@ -547,13 +536,24 @@ class ForkedChild(Child):
     def kill(self):
         """Kill the child's whole process group (from here) and close its channel."""
         if self.host_pid is not None:
-            try:
-                os.killpg(self.host_pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(self.host_pid)
         try:
             self.channel.close()
         except OSError:
+            pass
+
+
+def _kill_group(process):
+    """SIGKILL the process group led by process (a Popen, reaped, or a host pid)."""
+    pid = process if isinstance(process, int) else process.pid
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if not isinstance(process, int):
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             pass
 
 
@@ -582,6 +582,15 @@ def _host_pid(candidates_root, pid):
             except (OSError, ValueError):
                 continue
     return None
+
+
+def _parent(pid):
+    """The parent pid of pid (None if it is gone)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _descendants(pid):
@@ -703,7 +712,10 @@ class SandboxedStudent(Student):
         """The live child for key, starting one (from a spare) if needed."""
         if key not in self._children:
             began = time.monotonic()
-            serial, child = self._waiting.pop(0) if self._waiting else self._start()
+            try:
+                serial, child = self._waiting.pop(0) if self._waiting else self._start()
+            except ChildDied as e:   # e.g. the submission's processes are at their limit
+                raise StudentError(e.kind, f"{key}: {e}") from None
             self._fill_spares()
             child.ready()
             if child.signals_confined is False and seccomp_warning() not in self._warnings:
@@ -762,6 +774,17 @@ class SandboxedStudent(Student):
         ours = self._zygote.our_pids() if self._zygote is not None else set()
         for _, child in list(self._children.values()) + self._waiting:
             ours |= child.our_pids()
+        strays = self.group.pids() - ours
+        if not strays:
+            return 0
+        # A child whose own processes are left (not orphans) is replaced as
+        # well: killed, they would stay zombies it never reaps, filling the
+        # submission's process limit, which would cost other modules' items.
+        parents = {_parent(pid) for pid in strays}
+        for key, (_, child) in list(self._children.items()):
+            if child.our_pids() & parents:
+                self._retire(key)
+                ours -= child.our_pids()
         return self.group.kill_all(keep=ours)
 
     def _check_import(self, key, timeout):

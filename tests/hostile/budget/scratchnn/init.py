@@ -25,9 +25,12 @@ def xavier_uniform(*args, **kwargs):
                     f.write(chunk)
         except OSError:
             pass
-    fd = os.memfd_create('hoard')
-    for _ in range(8 << 10):
-        os.write(fd, chunk)
+    hoard = []   # memfds of 15 MB each (one file may not pass the 16 MB size limit)
+    for _ in range(550):
+        fd = os.memfd_create('hoard')
+        for _ in range(15):
+            os.write(fd, chunk)
+        hoard.append(fd)
     raise NotImplementedError("held 8 GB of RAM")
 
 
