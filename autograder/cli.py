@@ -45,7 +45,7 @@ def grade(args):
     try:
         items = args.items.split(',') if args.items else None
         results = grade_submission(args.submission, device=args.device, workers=args.workers,
-                                   items=items)
+                                   items=items, sandbox='strict' if args.require_sandbox else 'auto')
     except (GradingError, SandboxError, FileNotFoundError) as e:
         print(f"error: could not grade {args.submission}: {e}", file=sys.stderr)
         return 2
@@ -73,6 +73,9 @@ def add_grade(subparsers):
                         help='sandboxed processes started ahead of need (default 1)')
     parser.add_argument('--items', default=None, metavar='ID,ID,...',
                         help='grade only these rubric items (default: all)')
+    parser.add_argument('--require-sandbox', action='store_true',
+                        help='refuse to grade (exit 2) unless bubblewrap and a control group '
+                             'both work (default: grade anyway, with a warning)')
     parser.set_defaults(handler=grade)
 
 

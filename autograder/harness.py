@@ -127,6 +127,7 @@ class _Harness:
         self.rubric = rubric or {}
         self.tests = {}           # nodeid -> record, in run order
         self.errors = []          # reasons the suites themselves are broken
+        self.rule_violations = {}  # item -> what the student's code tried at run time
 
     def pytest_configure(self, config):
         config.stash[HARNESS_KEY] = self
@@ -167,6 +168,8 @@ class _Harness:
             exc = call.excinfo.value if call.excinfo else None
             record['message'] = failure_message(exc) if exc is not None else GENERIC_FAILURE
             record['caused_by'] = cause_of(exc, record['item'], self.rubric)
+            if isinstance(exc, StudentError) and exc.kind == 'rule':
+                self.rule_violations.setdefault(record['item'], str(exc))
         elif report.skipped:
             if hasattr(report, 'wasxfail'):
                 record['outcome'], record['message'] = 'failed', GENERIC_FAILURE
@@ -295,7 +298,7 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     - suites, rubric: the suites folder and rubric.toml (default: the hidden ones)
     - items: grade only these item ids (None: all)
     - timeout: default seconds per student call (None: sandbox.CALL_TIMEOUT)
-    - sandbox: 'auto', 'bwrap' or 'none' (see SandboxedStudent), or
+    - sandbox: 'auto', 'bwrap', 'strict' or 'none' (see SandboxedStudent), or
       'inprocess' (LocalStudent: only for proving the suites on trusted code)
     - suite_files: run only these test files of the suites folder, and grade
       only the items their tests mark (None: every file, every item)
@@ -339,6 +342,8 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     if plugin.errors:
         raise GradingError("the hidden suites are broken:\n" + '\n'.join(plugin.errors))
     tests = list(plugin.tests.values())
+    for item, found in plugin.rule_violations.items():   # seen at run time (lockdown.py)
+        violations.setdefault(item, f"Rule violation: {found}. {rules.RULE}; this item gets 0 points.")
     if suite_files and only_items is None:
         only_items = {t['item'] for t in tests}
     _check_test_tables(the_rubric, tests, only_items)

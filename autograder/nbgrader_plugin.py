@@ -19,6 +19,14 @@ runs no notebook code at all:
    determine_grade reads as partial credit. Nothing is ever written to stderr.
 3. Manually graded answer cells and all other cells are left as they are.
 
+Links: autograde copies submitted/ into autograded/ following symbolic
+links (shutil.copy), so a student module that is a link to the course's
+solutions or another student's file would arrive in autograded/ as a plain
+copy of it. Before grading, every student module in autograded/ is
+replaced by what submission.read_folder reads from submitted/ without
+following links (mirror_submitted_modules): a refused module becomes one
+whose import fails with the reason, which costs that module's items.
+
 A graded cell with no item in the results, or an item whose points differ
 from the cell's, stops the submission with an error instead of recording a
 grade: nbgrader gives full points to a graded cell with no outputs, so a
@@ -43,6 +51,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     Execute, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
 
+from .sandbox import STUDENT_MODULES
+from .submission import PACKAGE, read_folder
 from .grade_all import RESULTS_NAME, write_json_atomic, DEFAULT_GRADER, check_results, load_grader, rubric_items
 from .report import group_tests
 
@@ -61,6 +71,40 @@ def package_fingerprint(folder):
             digest.update(str(path.relative_to(package)).encode() + b'\0')
             digest.update(path.read_bytes() + b'\0')
     return digest.hexdigest()
+
+
+def mirror_submitted_modules(submitted, autograded, modules=STUDENT_MODULES):
+    """Make autograded/scratchnn's student modules what submitted/ really holds,
+    read without following links; a refused module raises ImportError saying why.
+    Returns {module: reason} of the refused ones."""
+    sub = read_folder(submitted, modules)
+    package = Path(autograded) / PACKAGE
+    refused = {}
+    for module in modules:
+        target = package / f'{module}.py'
+        source = sub.source(module)
+        if source is None and module in sub.problems:
+            refused[module] = sub.problems[module]
+            source = f'raise ImportError({sub.problems[module]!r})\n'.encode()
+        if source is None:
+            continue   # missing in both: the grader says so
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        package.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source)
+    return refused
+
+
+def submitted_folder(config, resources):
+    """submitted/<student>/<assignment> of the notebook being autograded, or None."""
+    from nbgrader.coursedir import CourseDirectory
+    info = resources.get('nbgrader', {})
+    if 'student' not in info or 'assignment' not in info:
+        return None
+    coursedir = CourseDirectory(config=config)
+    folder = Path(coursedir.format_path(coursedir.submitted_directory, info['student'],
+                                        info['assignment']))
+    return folder if folder.is_dir() else None
 
 
 # The results of the last submission graded: autograde goes through a
@@ -164,6 +208,10 @@ class HarnessGrades(Execute):
         if resources['nbgrader']['assignment'] not in self.assignments:
             return super().preprocess(nb, resources)
         folder = resources['metadata']['path']
+        submitted = submitted_folder(self.config, resources)
+        if submitted is not None:
+            for module, why in mirror_submitted_modules(submitted, folder).items():
+                self.log.warning("%s: %s refused: %s", folder, module, why)
         self.log.info("Grading %s with the course autograder", folder)
         results = submission_results(folder, load_grader(self.grader),
                                      device=self.device, workers=self.workers)

@@ -42,12 +42,18 @@ class StudentError(Exception):
     something unusable. str(e) is safe to show the student.
 
     kind: 'exception', 'not_implemented', 'timeout', 'crash', 'memory',
-    'bad_output' or 'import'.
+    'bad_output', 'import' or 'rule' (the code used something the course
+    forbids, found at run time: the harness zeroes the item).
     """
 
     def __init__(self, kind, message):
         super().__init__(message)
         self.kind = kind
+
+
+class RuleViolation(Exception):
+    """Raised inside the student's process when its code uses something
+    forbidden (lockdown.py); becomes StudentError('rule')."""
 
 
 @dataclass(frozen=True)
@@ -147,14 +153,19 @@ class Executor:
     """Serves requests against an imported scratchnn package. Runs inside the
     student's process (the sandbox child), or in-process for LocalStudent."""
 
-    def __init__(self, package_name, first_id=1):
+    def __init__(self, package_name, first_id=1, attempts=None):
+        """attempts: a callable returning the forbidden uses recorded since its
+        last call (lockdown.take_attempts in the sandbox; None: not checked)."""
         self.package_name = package_name
         self.store = {}
         self._ids = itertools.count(first_id)
+        self._attempts = attempts
 
     def _import(self, module_name):
         try:
             return importlib.import_module(f'{self.package_name}.{module_name}')
+        except RuleViolation as e:
+            raise StudentError('rule', f"scratchnn/{module_name}.py {e}") from None
         except Exception as e:  # the student's module does not import
             raise StudentError('import', f"scratchnn/{module_name}.py failed to import: "
                                f"{type(e).__name__}: {e}") from None
@@ -175,7 +186,28 @@ class Executor:
         return {'value': enc(value), 'args': enc(list(args)), 'kwargs': enc(kwargs), 'ref': ref_id}
 
     def handle(self, message):
-        """The reply to one request; raises StudentError for student failures."""
+        """The reply to one request; raises StudentError for student failures.
+
+        A forbidden use recorded while the request ran fails it as a rule
+        violation, even if the student's code caught the exception; so does
+        a reply holding a tensor that requires grad."""
+        try:
+            reply = self._handle(message)
+        except StudentError as e:
+            self._check_attempts(message)
+            raise e from None
+        self._check_attempts(message)
+        if self._attempts is not None and _requires_grad(reply):
+            raise StudentError('rule', f"{_describe(message)} returned a tensor that requires "
+                                       f"grad: autograd is not allowed")
+        return reply
+
+    def _check_attempts(self, message):
+        found = self._attempts() if self._attempts is not None else []
+        if found:
+            raise StudentError('rule', f"{_describe(message)} {'; '.join(found)}")
+
+    def _handle(self, message):
         op = message['op']
         resolve = lambda v: protocol.resolve(v, self.store)  # noqa: E731
         if op in ('call', 'call_method'):
@@ -202,6 +234,27 @@ class Executor:
         raise ValueError(f"unknown op {op!r}")
 
 
+def _describe(message):
+    """What a request ran, for messages: 'layers.Linear.forward', 'importing optim.py', ..."""
+    if message.get('op') == 'import':
+        return f"scratchnn/{message['module']}.py"
+    return message.get('target') or message.get('name') or message.get('op')
+
+
+def _requires_grad(obj, depth=0):
+    """True if a tensor inside obj (a reply: plain data and references) requires grad."""
+    import torch
+    if isinstance(obj, torch.Tensor):
+        return obj.requires_grad
+    if depth > 50:
+        return False
+    if isinstance(obj, dict):
+        return any(_requires_grad(v, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_requires_grad(v, depth + 1) for v in obj)
+    return False
+
+
 def run_student(fn, where, *args, **kwargs):
     """fn(*args, **kwargs), with any exception turned into a StudentError that
     names the student's own line where it happened."""
@@ -209,6 +262,8 @@ def run_student(fn, where, *args, **kwargs):
         return fn(*args, **kwargs)
     except StudentError:
         raise
+    except RuleViolation as e:
+        raise StudentError('rule', f"{where} {e}") from None
     except NotImplementedError as e:
         raise StudentError('not_implemented', f"{where}: not implemented ({e})") from None
     except MemoryError as e:

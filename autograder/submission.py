@@ -17,9 +17,16 @@ below it (`nn_from_scratch/scratchnn/` from nbgrader, a folder the zip
 wraps everything in), or the modules themselves at the top (an upload of
 the five files). Two candidates for one module is an error for that module,
 never a silent choice.
+
+A module must be UTF-8, Python's default: a coding line naming another
+encoding (`# -*- coding: utf-7 -*-` hides code from anything reading the
+text as UTF-8, the rule check included) or bytes that are not UTF-8 get the
+module refused.
 """
+import io
 import os
 import stat
+import tokenize
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -171,6 +178,23 @@ def _check_regular(st, path):
                        f"a module may have")
 
 
+def _check_source(data, path):
+    """Raise _Refused unless data is a UTF-8 module without another declared encoding."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as e:
+        raise _Refused(f"{str(path)} is not valid UTF-8 or has an invalid coding line ({e}); "
+                       f"save it as UTF-8 without one") from None
+    if encoding not in ('utf-8', 'utf-8-sig'):
+        raise _Refused(f"{str(path)} declares the encoding {encoding!r}; save it as UTF-8 "
+                       f"without a coding line")
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise _Refused(f"{str(path)} is not valid UTF-8 (byte {e.start}); save it as UTF-8") from None
+    return data
+
+
 def _read_fd(fd, path):
     """The bytes of an open file, rechecked after opening (it may have changed)."""
     with os.fdopen(fd, 'rb') as f:
@@ -179,7 +203,7 @@ def _read_fd(fd, path):
     if len(data) > MAX_MODULE_BYTES:
         raise _Refused(f"{str(path)} is more than the {MAX_MODULE_BYTES} bytes a module "
                        f"may have")
-    return data
+    return _check_source(data, path)
 
 
 def read_folder(folder, modules):
@@ -298,8 +322,11 @@ def read_zip(zip_path, modules):
                 if len(data) > MAX_MODULE_BYTES:
                     sub.problems[module] = (f"{str(path)} is more than the "
                                             f"{MAX_MODULE_BYTES} bytes a module may have")
-                else:
-                    sub.sources[module] = data
+                    continue
+                try:
+                    sub.sources[module] = _check_source(data, path)
+                except _Refused as e:
+                    sub.problems[module] = str(e)
         return sub
 
 

@@ -2,17 +2,23 @@
 what a module does to its process, to torch, to files or to the grader costs only the
 items its own code fails, and the grader process is unaffected. Also the rule check,
 and the two anchors: the solutions earn full marks, the blank stubs earn nothing."""
+import time
+
 import numpy
 import pytest
 import torch
 
-from autograder import rules
+from autograder import cgroups, rules
 from autograder.harness import grade_submission, load_rubric
 from autograder.sandbox import bwrap_status
 from coursekit.blocks import stub_source
 from hostile import REFERENCE, REPO, STUDENT_MODULES, make_submission
 
 BWRAP, BWRAP_WHY = bwrap_status()
+CGROUP, CGROUP_WHY = cgroups.available()
+needs_cgroup = pytest.mark.skipif(CGROUP is None, reason=f"no control group ({CGROUP_WHY}): "
+                                  f"without one this submission would really take the machine")
+GRADER_MEMORY_BUDGET = 600 << 20   # bytes the grader process may grow by while grading
 REAL_ALLCLOSE, REAL_EQ, REAL_NP_ALLCLOSE = torch.allclose, torch.Tensor.__eq__, numpy.allclose
 RUBRIC = load_rubric()
 
@@ -32,11 +38,37 @@ def items_outside(modules):
             and not any(f.partition('.')[0] in modules for f in spec['functions'])]
 
 
+def reset_peak_memory():
+    """Start measuring this process's peak resident memory afresh; returns the current one."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    return _status_bytes('VmRSS')
+
+
+def peak_memory():
+    return _status_bytes('VmHWM')
+
+
+def _status_bytes(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def assert_no_better_than_honest(hostile, honest, items):
+    """Item by item, the attack earns no more than the honest code of the same footprint."""
+    for item in items:
+        assert hostile['items'][item]['score'] <= honest['items'][item]['score'], item
+
+
 def assert_grader_unharmed():
     assert torch.allclose is REAL_ALLCLOSE and torch.Tensor.__eq__ is REAL_EQ
     assert numpy.allclose is REAL_NP_ALLCLOSE
 
 
+@pytest.mark.slow
 def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp_path):
     cases = ['loop', 'exit_at_import', 'exit_in_call', 'memory', 'flood']
     items = ['sgd', 'sgd_momentum', 'linear_forward', 'relu_forward', 'xavier_uniform',
@@ -59,6 +91,7 @@ def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp
     assert_grader_unharmed()
 
 
+@pytest.mark.slow
 def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
     cases = ['monkeypatch', 'write_files']
     items = ['linear_forward', 'relu_forward', 'sgd', 'sgd_momentum']
@@ -171,3 +204,81 @@ def test_every_item_outside_the_hostile_modules_keeps_full_marks(tmp_path):
         assert results['items'][item]['score'] == RUBRIC[item]['points'], item
     assert results['items']['layernorm_forward']['score'] == 0
     assert_grader_unharmed()
+
+
+@pytest.mark.parametrize('case, module, items', [
+    ('autograd', 'layers', ['linear_backward', 'relu_backward', 'linear_forward']),
+    # The others are refused at run time too (test_sandbox.py, fast); here, slow, graded.
+    pytest.param('default_argument', 'dropout', ['dropout_forward', 'dropout_backward'],
+                 marks=pytest.mark.slow),
+    pytest.param('attrgetter', 'layers', ['relu_forward', 'linear_forward'], marks=pytest.mark.slow),
+    pytest.param('given_module', 'layers', ['linear_forward', 'relu_forward'],
+                 marks=pytest.mark.slow),
+    pytest.param('threads', 'optim', ['sgd', 'adam'], marks=pytest.mark.slow),
+])
+def test_autograd_and_torch_layers_earn_nothing_however_spelled(tmp_path, case, module, items):
+    """Each route around the rule (tests/hostile/<case>) scores no more than the
+    honest partial code it stands for, and the other modules keep full marks."""
+    other = ['xavier_normal'] if module != 'init' else ['sgd']
+    hostile = grade(make_submission(tmp_path / 'hostile', [case]), items + other)
+    honest = grade(make_submission(tmp_path / 'honest', [case], 'equivalent'), items + other)
+    assert_no_better_than_honest(hostile, honest, items)
+    assert hostile['items'][items[0]]['score'] == 0
+    for item in other:
+        assert hostile['items'][item]['score'] == RUBRIC[item]['points'], item
+    messages = ' '.join(t['output'] for t in hostile['tests'] if t['number'] == items[0])
+    assert 'Rule violation' in messages, messages
+
+
+@pytest.mark.slow
+def test_a_coding_cookie_hides_nothing(tmp_path):
+    """utf-7 would hide `import torch.nn` from a scan reading UTF-8: the module is refused."""
+    submission = make_submission(tmp_path)
+    layers = submission / 'scratchnn' / 'layers.py'
+    layers.write_bytes(b"# -*- coding: utf-7 -*-\n" + layers.read_bytes())
+    results = grade(submission, ['linear_forward', 'sgd'])
+    assert results['items'] == {'linear_forward': {'score': 0, 'max_score': 1.0 * RUBRIC['linear_forward']['points']},
+                                'sgd': {'score': 1.0 * RUBRIC['sgd']['points'], 'max_score': 1.0 * RUBRIC['sgd']['points']}}
+    assert any("declares the encoding 'utf-7'" in t['output'] for t in results['tests'])
+
+
+def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
+    """An expanded tensor of 40 GB at full size, one tensor referenced a billion
+    times: refused as replies, the grader process stays within its budget."""
+    items = ['dropout_forward', 'dropout_backward', 'sgd']
+    honest = grade(make_submission(tmp_path / 'honest', ['inflate'], 'equivalent'), items)
+    before = reset_peak_memory()
+    hostile = grade(make_submission(tmp_path / 'hostile', ['inflate']), items)
+    assert peak_memory() - before < GRADER_MEMORY_BUDGET
+    assert_no_better_than_honest(hostile, honest, items)
+    assert hostile['items']['sgd']['score'] == RUBRIC['sgd']['points']
+    outputs = ' '.join(t['output'] for t in hostile['tests'] if t['number'] == 'dropout_forward')
+    assert 'sent back too much' in outputs
+
+
+@pytest.mark.slow
+@needs_cgroup
+def test_ram_files_many_processes_and_background_work_stay_in_the_submission_budget(tmp_path):
+    """Files in /dev/shm, /tmp and memfd, 200 processes at once, a process left
+    burning CPU from import: the submission's control group bounds them all, the
+    strays are killed between tests, and no other item is lost."""
+    items = ['xavier_uniform', 'kaiming_uniform', 'xavier_normal', 'kaiming_normal', 'sgd']
+    honest = grade(make_submission(tmp_path / 'honest', ['budget'], 'equivalent'), items)
+    before, started = reset_peak_memory(), time.monotonic()
+    hostile = grade(make_submission(tmp_path / 'hostile', ['budget']), items)
+    assert time.monotonic() - started < 120
+    assert peak_memory() - before < GRADER_MEMORY_BUDGET
+    assert item_scores(hostile) == item_scores(honest)
+    for item in ('xavier_normal', 'kaiming_normal', 'sgd'):
+        assert hostile['items'][item]['score'] == RUBRIC[item]['points'], item
+
+
+def test_signals_from_inside_cost_no_other_item(tmp_path):
+    """A module that tries to kill or stop every process it can name (its
+    parent, its siblings, -1) hurts none of them."""
+    items = ['relu_forward', 'linear_forward', 'sgd', 'xavier_normal', 'dropout_forward']
+    hostile = grade(make_submission(tmp_path / 'hostile', ['signals']), items)
+    honest = grade(make_submission(tmp_path / 'honest', ['signals'], 'equivalent'), items)
+    assert item_scores(hostile) == item_scores(honest)
+    for item in items[1:]:
+        assert hostile['items'][item]['score'] == RUBRIC[item]['points'], item

@@ -109,3 +109,45 @@ def test_what_cannot_be_read_at_all_is_a_clear_error(tmp_path):
         read_zip(write(tmp_path / 'bad.zip', 'not a zip'), MODULES)
     with pytest.raises(SubmissionError, match='not a folder'):
         read_folder(write(tmp_path / 'file.txt', ''), MODULES)
+
+
+@pytest.mark.parametrize('source, why', [
+    (b"# -*- coding: utf-7 -*-\ndef f(x):\n    return x\n+AAo-import torch.nn\n", "declares the encoding 'utf-7'"),
+    (b"# coding: latin-1\nname = '\xe9'\n", "declares the encoding 'iso-8859-1'"),
+    (b"name = '\xe9'\n", "is not valid UTF-8"),
+])
+def test_a_module_that_is_not_utf8_is_refused_in_folders_and_zips(tmp_path, source, why):
+    """A coding cookie can hide code from anything reading the text as UTF-8
+    (the rule check included): only UTF-8 modules are graded."""
+    (tmp_path / 'f' / 'scratchnn').mkdir(parents=True)
+    (tmp_path / 'f' / 'scratchnn' / 'layers.py').write_bytes(source)
+    (tmp_path / 'f' / 'scratchnn' / 'optim.py').write_bytes(b"# -*- coding: utf-8 -*-\nX = '\xc3\xa9'\n")
+    with zipfile.ZipFile(tmp_path / 'z.zip', 'w') as z:
+        z.writestr('scratchnn/layers.py', source)
+    for sub in (read_folder(tmp_path / 'f', MODULES), read_zip(tmp_path / 'z.zip', MODULES)):
+        assert 'layers' not in sub.sources
+        assert why in sub.problem('layers') and 'UTF-8' in sub.problem('layers')
+    assert 'optim' in read_folder(tmp_path / 'f', MODULES).sources   # UTF-8 declared: fine
+
+
+def test_nbgrader_autograde_gets_no_copy_of_a_linked_module(tmp_path):
+    """nbgrader's autograde copies submitted/ to autograded/ following links; the
+    plugin puts back what submitted/ really holds, read without following them."""
+    from traitlets.config import Config
+    from autograder.nbgrader_plugin import mirror_submitted_modules, submitted_folder
+    solution = write(tmp_path / 'solutions' / 'layers.py', 'SOLUTION = 1\n')
+    submitted = tmp_path / 'course' / 'submitted' / 'ann' / 'hw'
+    write(submitted / 'scratchnn' / 'optim.py', 'MINE = 1\n')
+    (submitted / 'scratchnn' / 'layers.py').symlink_to(solution)
+    autograded = tmp_path / 'course' / 'autograded' / 'ann' / 'hw'
+    write(autograded / 'scratchnn' / 'layers.py', 'SOLUTION = 1\n')    # what shutil.copy made
+    write(autograded / 'scratchnn' / 'optim.py', 'MINE = 1\n')
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path / 'course')
+    found = submitted_folder(config, {'nbgrader': {'student': 'ann', 'assignment': 'hw'}})
+    assert found == submitted
+    refused = mirror_submitted_modules(found, autograded, MODULES)
+    assert refused == {'layers': 'scratchnn/layers.py is a symbolic link; submit the file itself'}
+    layers = (autograded / 'scratchnn' / 'layers.py').read_text()
+    assert 'SOLUTION' not in layers and layers.startswith('raise ImportError(')
+    assert (autograded / 'scratchnn' / 'optim.py').read_text() == 'MINE = 1\n'

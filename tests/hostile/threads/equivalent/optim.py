@@ -1,0 +1,3 @@
+
+
+raise ImportError("stands for a module that breaks the rules at import")
