@@ -51,7 +51,7 @@ from pathlib import Path
 from . import report
 from .files import write_json_atomic, write_text_atomic
 
-from .gradebook import ASSIGNMENT, COURSE_ID  # noqa: F401  (nbgrader_plugin and the demo use them)
+from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
 REPO = Path(__file__).resolve().parent.parent
 RUBRIC = Path(__file__).resolve().with_name('rubric.toml')

@@ -14,8 +14,17 @@ released notebooks), it measures:
    submission; the slowest, skip it with --skip-stock.
 
 It prints a table; it takes several minutes. Not a test: CI does not run it.
+
+    python benchmarks/bench_grading.py --cluster [--students 4]
+
+measures grade-all on Dask instead (bench_cluster below): CPU seconds per
+submission, class throughput with 1, 2 and 4 local Dask workers against the
+old process pool (grade_submission in a ProcessPoolExecutor, what grade-all
+did before Dask), and projects from the measured CPU seconds the wall time
+of a class of 200 on one 2-core machine and of 1000 on a 32-worker cluster.
 """
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -87,18 +96,102 @@ def bench_one(folder):
 def bench_grade_all(submissions, workers, out):
     """Submissions per minute of grade-all with `workers` workers."""
     start = time.perf_counter()
-    summary = ga.grade_all(submissions, out, workers=workers, force=True, db=None, progress=False)
+    summary = ga.grade_all(submissions, out, workers=workers, force=True, db_url=None, progress=False)
     seconds = time.perf_counter() - start
     if summary.errors:
         raise RuntimeError(f"grade-all failed on {summary.errors}")
     return seconds, len(summary.graded)
 
 
+# ---------------------------------------------------------------- grade-all on Dask
+
+def _old_pool_grade(folder):
+    """What one process of the old grade-all pool did for a submission."""
+    from autograder.harness import grade_submission
+    return grade_submission(folder)['score']
+
+
+def bench_old_pool(submitted, workers):
+    """(wall seconds, CPU seconds, submissions) of the old grade-all: a spawn
+    ProcessPoolExecutor calling grade_submission in its processes."""
+    import resource
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    folders = sorted(p / ga.ASSIGNMENT for p in Path(submitted).iterdir())
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context('spawn')) as pool:
+        list(pool.map(_old_pool_grade, folders))
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)   # the pool's processes, joined
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, cpu, len(folders)
+
+
+def bench_dask(submitted, workers, out):
+    """(wall seconds, CPU seconds as the workers measured them, submissions) of
+    grade-all on an embedded Dask cluster of `workers` processes."""
+    start = time.perf_counter()
+    summary = ga.grade_all(submitted, out, workers=workers, force=True, db_url=None, progress=False)
+    seconds = time.perf_counter() - start
+    if summary.errors:
+        raise RuntimeError(f"grade-all failed on {summary.errors}")
+    return seconds, summary.cpu_seconds, len(summary.newly_graded)
+
+
+def cluster_projection(cpu_per_submission, wall_per_submission, students, workers, cores_per_worker):
+    """Projected wall seconds of a class: the larger of the CPU-bound time (all
+    the class's CPU seconds spread over every core) and the latency-bound time
+    (rounds of `workers` submissions, each taking one submission's wall time)."""
+    cpu_bound = students * cpu_per_submission / (workers * cores_per_worker)
+    latency_bound = math.ceil(students / workers) * wall_per_submission
+    return max(cpu_bound, latency_bound)
+
+
+PROJECTIONS = [(200, 2, 1, 'one 2-core machine, 2 workers'),
+               (1000, 32, 2, 'a 32-worker cluster, 2 cores a worker')]
+
+
+def bench_cluster(students):
+    """The --cluster table: the old pool against Dask at 1, 2 and 4 workers, and projections."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='bench-cluster-') as tmp:
+        submitted = Path(tmp) / 'submitted'
+        for i in range(students):
+            folder = submitted / f'student{i:02d}' / ga.ASSIGNMENT
+            shutil.copytree(SOLUTIONS / 'scratchnn', folder / 'scratchnn', ignore=IGNORE)
+        for workers in (1, 2, 4):
+            rows.append((f'old pool, {workers} processes', *bench_old_pool(submitted, workers)))
+            rows.append((f'grade-all on Dask, {workers} workers',
+                         *bench_dask(submitted, workers, Path(tmp) / f'grades{workers}')))
+    print()
+    print(f"{'what':36} {'wall s':>8} {'CPU s':>8} {'subs':>5} {'CPU s/sub':>10} {'subs/min':>9}")
+    for what, seconds, cpu, n in rows:
+        print(f"{what:36} {seconds:8.1f} {cpu:8.1f} {n:5d} {cpu / n:10.1f} {60 * n / seconds:9.2f}")
+    dask_rows = [r for r in rows if 'Dask' in r[0]]
+    cpu_per_sub = sum(r[2] for r in dask_rows) / sum(r[3] for r in dask_rows)
+    wall_per_sub = dask_rows[0][1] / dask_rows[0][3]          # one worker: one at a time
+    print()
+    print(f"measured: {cpu_per_sub:.1f} CPU s and {wall_per_sub:.1f} s wall per submission "
+          f"(Dask, 1 worker), on {os.cpu_count()} CPUs")
+    for class_size, workers, cores_per_worker, where in PROJECTIONS:
+        seconds = cluster_projection(cpu_per_sub, wall_per_sub, class_size, workers, cores_per_worker)
+        print(f"projected: {class_size} students on {where}: {seconds / 60:.0f} min")
+    print("Indicative only: measured on a machine shared with other work; the projections "
+          "assume each submission costs the CPU seconds measured here.")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--students', type=int, default=4, help='submissions to grade (default 4)')
     parser.add_argument('--skip-stock', action='store_true', help="skip stock nbgrader (runs the notebooks)")
+    parser.add_argument('--cluster', action='store_true',
+                        help='measure grade-all on Dask against the old pool instead (bench_cluster)')
     args = parser.parse_args(argv)
+    if args.cluster:
+        bench_cluster(args.students)
+        return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
         tmp = Path(tmp)

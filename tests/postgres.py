@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the gradebook tests: `postgres_url` fixture.
+"""A throwaway PostgreSQL server for the gradebook tests: the `postgres_url` fixture.
 
 The server comes from the system's packages (`apt-get install postgresql`;
 .ci/run installs it when it can). It runs as an unprivileged user (initdb
@@ -56,8 +56,8 @@ def _run(args, user):
 
 
 @pytest.fixture(scope='session')
-def postgres_url():
-    """An SQLAlchemy URL of an empty database on a fresh PostgreSQL server."""
+def postgres_server():
+    """(createdb, socket folder, user) of a fresh PostgreSQL server, for the session."""
     bindir, user = server_binaries(), server_user()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (no initdb; apt-get install postgresql): "
@@ -90,9 +90,7 @@ def postgres_url():
                 server.kill()
                 pytest.skip(f"the PostgreSQL server did not start: {server.stderr.read()[-300:]}")
             time.sleep(0.2)
-        made = _run([str(bindir / 'createdb'), '-h', str(socket_dir), '-U', 'grader', 'gradebook'], user)
-        assert made.returncode == 0, made.stderr
-        yield f'postgresql+psycopg2://grader@/gradebook?host={socket_dir}'
+        yield bindir / 'createdb', socket_dir, user
     finally:
         server.terminate()
         try:
@@ -101,3 +99,13 @@ def postgres_url():
             server.kill()
             server.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """An SQLAlchemy URL of a new, empty database on the session's PostgreSQL server."""
+    createdb, socket_dir, user = postgres_server
+    name = 'gradebook_' + ''.join(c if c.isalnum() else '_' for c in request.node.name)[:40].lower()
+    made = _run([str(createdb), '-h', str(socket_dir), '-U', 'grader', name], user)
+    assert made.returncode == 0, made.stderr
+    return f'postgresql+psycopg2://grader@/{name}?host={socket_dir}'

@@ -22,7 +22,7 @@ import pytest
 from autograder import cluster, grade_all as ga, intake
 from autograder.fingerprint import grader_fingerprint
 from conftest import REPO, RELEASE, SOLUTIONS
-from postgres import postgres_url  # noqa: F401  (a fixture)
+from postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 ITEMS = ga.rubric_items()
 MODULES = ga.student_modules(ITEMS)
@@ -434,6 +434,31 @@ def test_gradebook_on_sqlite_one_row_per_student_and_item(course_gradebook, tmp_
 @pytest.mark.slow
 def test_gradebook_on_postgresql_one_row_per_student_and_item(postgres_url):
     check_gradebook(postgres_url)     # from an empty database: nbgrader creates every table
+
+
+@pytest.mark.slow
+def test_nbgrader_and_grade_all_share_a_postgresql_gradebook(postgres_url, tmp_path):
+    """The course's nbgrader (plugin and all) and grade-all on one PostgreSQL
+    gradebook: nbgrader's --db URL is grade-all's --db-url."""
+    from nbgrader.api import Gradebook
+    from test_nbgrader import FAKE_GRADER, make_course, nbgrader, submit
+    course = make_course(tmp_path, [f'import sys; sys.path.insert(0, {str(tmp_path)!r})',
+                                    "c.HarnessGrades.grader = 'fake_harness:grade_submission'",
+                                    f'c.CourseDirectory.db_url = {postgres_url!r}'])
+    (tmp_path / 'fake_harness.py').write_text(FAKE_GRADER.format(rubric=str(ga.RUBRIC)))
+    package = make_student(tmp_path / 'packages', 'ann', tmp_path / 'calls.log') / 'scratchnn'
+    submit(course, 'ann', package)
+    autograde = nbgrader(course, 'autograde', ga.ASSIGNMENT, '--force')
+    assert autograde.returncode == 0, autograde.stderr
+    with Gradebook(postgres_url, course_id=ga.COURSE_ID) as gb:      # the plugin's scores, 2/3
+        assert gb.find_submission(ga.ASSIGNMENT, 'ann').code_score == pytest.approx(200 / 3)
+    status = ga.main([str(course / 'submitted'), '--out', str(tmp_path / 'grades'), '--workers', '1',
+                      '--db-url', postgres_url, '--grade-command', ' '.join(FAKE)])
+    assert status == 0
+    with Gradebook(postgres_url, course_id=ga.COURSE_ID) as gb:      # grade-all's, in place
+        assert gb.find_submission(ga.ASSIGNMENT, 'ann').code_score == pytest.approx(100)
+    rows = gradebook_rows(postgres_url)
+    assert {(s, i) for s in ['ann'] for i in ITEMS} <= set(rows) and set(rows.values()) == {1}
 
 
 def test_gradebook_errors_are_one_line(course_gradebook, tmp_path):
