@@ -101,7 +101,11 @@ def worker_report():
 
 
 def refusal(report, fingerprint, require_sandbox):
-    """Why a worker with this report must not grade for this client, or '' when it may."""
+    """Why a worker with this report must not grade for this client, or '' when it may.
+    report: worker_report()'s dict, or the exception the worker raised making it."""
+    if isinstance(report, BaseException):
+        return (f"it cannot run the grader ({type(report).__name__}: {report}): start it in "
+                f"the course folder with PYTHONPATH set to it")
     if report['fingerprint'] != fingerprint:
         return (f"it grades with another version of the grader (fingerprint "
                 f"{report['fingerprint'][:12]}, the client's is {fingerprint[:12]}): "
@@ -229,15 +233,28 @@ def connect(scheduler=None, workers=2, dashboard=False):
             yield client
 
 
+def scheduler_report():
+    """Runs on the scheduler: proof that it can load the grader's tasks."""
+    return str(REPO)
+
+
 def worker_reports(client, wait=WORKER_WAIT):
-    """{worker address: worker_report()} of every worker, waiting up to `wait`
-    seconds for the first one. Raises ClusterError when there is none."""
+    """{worker address: worker_report() or the exception it raised} of every
+    worker, waiting up to `wait` seconds for the first one. Raises ClusterError
+    when there is none, or when the scheduler cannot load the grader's tasks
+    (it unpickles them: it needs the course's autograder package too)."""
+    try:
+        client.run_on_scheduler(scheduler_report)
+    except Exception as e:
+        raise ClusterError(f"the Dask scheduler cannot load the grader ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}): start it in the course "
+                           f"folder with PYTHONPATH set to it") from None
     try:
         client.wait_for_workers(1, timeout=wait)
     except (TimeoutError, OSError):
         raise ClusterError(f"no Dask worker joined the scheduler within {wait:g} s: start one "
                            f"with `dask worker ADDRESS --nthreads 1`") from None
-    return client.run(worker_report)
+    return client.run(worker_report, on_error='return')
 
 
 def usable_workers(reports, fingerprint, require_sandbox):
@@ -260,6 +277,10 @@ def format_reports(reports, fingerprint, require_sandbox=True):
              f"{'cpus':>4}  {'memory':>9}"]
     problems = []
     for addr, report in sorted(reports.items()):
+        if isinstance(report, BaseException):
+            lines.append(f"{addr:<28}  {'?':<16}  {'?':<12}  {'?':<10}  {'?':>4}  {'?':>9}")
+            problems.append(f"{addr} cannot grade: {refusal(report, fingerprint, require_sandbox)}")
+            continue
         match = report['fingerprint'][:12] + ('' if report['fingerprint'] == fingerprint else ' !')
         sandbox = 'bubblewrap' if report['sandbox'] else 'NONE'
         lines.append(f"{addr:<28}  {report['host'][:16]:<16}  {match:<12}  {sandbox:<10}  "

@@ -86,9 +86,10 @@ def rubric_items(path=RUBRIC):
         return tomllib.load(f)['items']
 
 
-def student_modules(items):
-    """The student modules the rubric's items grade (as harness.student_modules)."""
-    return sorted({f.partition('.')[0] for spec in items.values() for f in spec.get('functions', [])})
+def student_modules(rubric=RUBRIC):
+    """The student modules the rubric's items grade (harness.student_modules)."""
+    from .harness import load_rubric, student_modules as modules_of
+    return modules_of(load_rubric(rubric))
 
 
 # -------------------------------------------------------------------- results
@@ -267,8 +268,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
         raise GradeAllError("on a cluster the sandbox is required: --sandbox auto is for local grading only")
     require_sandbox = sandbox == 'bwrap'
     timeout = timeout or cluster.DEFAULT_TIMEOUT
-    rubric = rubric_items(rubric)
     modules = student_modules(rubric)
+    rubric = rubric_items(rubric)
     if items is not None:
         unknown = sorted(set(items) - set(rubric))
         if unknown:
@@ -479,6 +480,10 @@ def run(args):
     except (GradeAllError, GradebookError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nstopped: the students graded so far are kept; run the same command again "
+              "to grade the others", file=sys.stderr)
+        return 130
     print(f"graded {len(summary.newly_graded)}, kept {len(summary.skipped)} up to date, "
           f"failed {len(summary.errors)}; scores in {summary.csv_path}")
     for name, reason in summary.ignored:

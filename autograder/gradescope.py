@@ -155,11 +155,11 @@ def nothing_to_grade(reason):
 
 def run(root, grade_args=()):
     """Grade root/submission into root/results/results.json; returns the exit status."""
-    from .grade_all import rubric_items, student_modules
+    from .grade_all import student_modules
     root = Path(root)
     results_path = root / 'results' / 'results.json'
     try:
-        packed = pack(root / 'submission', student_modules(rubric_items()))
+        packed = pack(root / 'submission', student_modules())
     except NotGradable as e:
         write_json_atomic(results_path, nothing_to_grade(str(e).replace(str(root) + '/', '')))
         print(f"nothing to grade: {e}", file=sys.stderr)

@@ -25,7 +25,7 @@ from conftest import REPO, RELEASE, SOLUTIONS
 from postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 ITEMS = ga.rubric_items()
-MODULES = ga.student_modules(ITEMS)
+MODULES = ga.student_modules()
 FAKE = [sys.executable, str(REPO / 'tests' / 'fake_grade.py')]
 
 
@@ -358,6 +358,10 @@ def test_grade_task_refuses_without_a_sandbox_when_one_is_required(tmp_path, mon
     with pytest.raises(cluster.WorkerRefused, match='no working sandbox'):
         cluster.grade_task(packed, fingerprint=grader_fingerprint(), require_sandbox=True, command=FAKE)
     assert calls(tmp_path / 'log') == []
+    # a worker that could not even load the grader is refused with the reason
+    broken = ModuleNotFoundError("No module named 'autograder'")
+    assert 'cannot run the grader' in cluster.refusal(broken, grader_fingerprint(), False)
+    assert cluster.refusal(cluster.worker_report(), grader_fingerprint(), False) == ''
 
 
 def test_grade_task_stops_a_grade_at_its_time_limit(tmp_path):
@@ -546,9 +550,9 @@ def test_a_dask_scheduler_and_workers_grade_the_sample_class(tmp_path):
     with open(other / 'autograder' / 'suites' / 'test_layers.py', 'a') as f:
         f.write('\n# an edit on one node only\n')
     scheduler_file = tmp_path / 'scheduler.json'
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO))      # scheduler and workers load the grader
     procs = [dask_process('scheduler', '--scheduler-file', str(scheduler_file), '--port', '0',
-                          '--no-dashboard', '--host', '127.0.0.1')]
+                          '--no-dashboard', '--host', '127.0.0.1', env=env)]
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.exists():

@@ -80,7 +80,7 @@ def test_cli_writes_the_zip(tmp_path, capsys):
 def test_every_upload_layout_reads_the_same_modules(tmp_path):
     """The folder, the five modules, a zip of either: the same packed modules."""
     from autograder.intake import pack
-    modules = student_modules(ITEMS)
+    modules = student_modules()
     folder = tmp_path / 'folder' / ASSIGNMENT
     shutil.copytree(SOLUTIONS / 'scratchnn', folder / 'scratchnn')
     loose = tmp_path / 'loose'
@@ -118,7 +118,7 @@ def test_run_autograder_grades_the_sample_students_like_grade(autograder_root, t
     uploads['ada'] = tmp_path / 'ada'                          # the nn_from_scratch folder
     uploads['ben'] = tmp_path / 'ben_modules'                  # the five modules
     uploads['ben'].mkdir()
-    for module in student_modules(ITEMS):
+    for module in student_modules():
         shutil.copy(tmp_path / 'ben' / ASSIGNMENT / 'scratchnn' / f'{module}.py', uploads['ben'])
     uploads['cy'] = Path(shutil.make_archive(tmp_path / 'cy', 'zip', tmp_path / 'cy'))   # a zip
     scores = {}
