@@ -133,10 +133,39 @@ def _last_line(path, chars=STDERR_CHARS):
     return lines[-1][-chars:] if lines else ''
 
 
+class CpuMeter:
+    """CPU seconds of a process tree, sampled: every process's own user and
+    system time, as last seen. The kernel's account of waited-for children
+    misses the sandboxed children that bubblewrap's namespace takes down with
+    it; sampling sees them all, but for their last fraction of a POLL."""
+
+    def __init__(self, root_pid):
+        import psutil   # comes with distributed
+        self.root, self.seen = psutil.Process(root_pid), {}
+
+    def sample(self):
+        import psutil
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                self.seen[proc.pid] = times.user + times.system
+            except psutil.Error:
+                pass
+
+    @property
+    def seconds(self):
+        return sum(self.seen.values())
+
+
 def run_limited(args, timeout, cwd, log_dir):
     """Run args in its own session, killed (with its process group) after
     timeout seconds or when this thread's process dies. Returns (exit code,
-    CPU seconds of it and its children, stderr path); raises GradeFailed on timeout."""
+    CPU seconds of it and its descendants (CpuMeter), stderr path); raises
+    GradeFailed on timeout."""
     stdout, stderr = Path(log_dir) / 'stdout.txt', Path(log_dir) / 'stderr.txt'
     launch = [sys.executable, '-c', LAUNCH, str(os.getpid()), args[0], *args]
     if not os.path.isabs(args[0]):
@@ -144,13 +173,14 @@ def run_limited(args, timeout, cwd, log_dir):
     with open(stdout, 'wb') as out, open(stderr, 'wb') as err:
         proc = subprocess.Popen(launch, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=err, start_new_session=True)
-    deadline = time.monotonic() + timeout
+    deadline, meter = time.monotonic() + timeout, CpuMeter(proc.pid)
     try:
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 proc.returncode = os.waitstatus_to_exitcode(status)
-                return proc.returncode, usage.ru_utime + usage.ru_stime, stderr
+                return proc.returncode, max(usage.ru_utime + usage.ru_stime, meter.seconds), stderr
+            meter.sample()
             if time.monotonic() > deadline:
                 raise GradeFailed(f"grading took longer than {timeout:g} s and was stopped")
             time.sleep(POLL)

@@ -114,18 +114,28 @@ def _old_pool_grade(folder):
 def bench_old_pool(submitted, workers):
     """(wall seconds, CPU seconds, submissions) of the old grade-all: a spawn
     ProcessPoolExecutor calling grade_submission in its processes."""
-    import resource
+    import threading
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
+
+    from autograder.cluster import POLL, CpuMeter
     folders = sorted(p / ga.ASSIGNMENT for p in Path(submitted).iterdir())
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    meter, done = CpuMeter(os.getpid()), threading.Event()
+
+    def sample():   # the pool's processes and their sandboxed children, as grade-all counts them
+        while not done.wait(POLL):
+            meter.sample()
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context('spawn')) as pool:
         list(pool.map(_old_pool_grade, folders))
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)   # the pool's processes, joined
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return seconds, cpu, len(folders)
+    done.set()
+    sampler.join()
+    meter.seen.pop(os.getpid(), None)                 # this process is not grading
+    return seconds, meter.seconds, len(folders)
 
 
 def bench_dask(submitted, workers, out):
@@ -139,17 +149,19 @@ def bench_dask(submitted, workers, out):
     return seconds, summary.cpu_seconds, len(summary.newly_graded)
 
 
-def cluster_projection(cpu_per_submission, wall_per_submission, students, workers, cores_per_worker):
-    """Projected wall seconds of a class: the larger of the CPU-bound time (all
-    the class's CPU seconds spread over every core) and the latency-bound time
-    (rounds of `workers` submissions, each taking one submission's wall time)."""
+def cluster_projection(cpu_per_submission, students, workers, cores_per_worker=1):
+    """Projected wall seconds of a class from the CPU seconds one submission
+    costs: a grade runs its harness and its sandboxed child one after the
+    other, so a worker with a core of its own grades one submission in about
+    its CPU seconds; the class takes ceil(students / workers) such rounds, or
+    all its CPU seconds spread over every core, whichever is longer."""
+    rounds = math.ceil(students / workers) * cpu_per_submission
     cpu_bound = students * cpu_per_submission / (workers * cores_per_worker)
-    latency_bound = math.ceil(students / workers) * wall_per_submission
-    return max(cpu_bound, latency_bound)
+    return max(rounds, cpu_bound)
 
 
 PROJECTIONS = [(200, 2, 1, 'one 2-core machine, 2 workers'),
-               (1000, 32, 2, 'a 32-worker cluster, 2 cores a worker')]
+               (1000, 32, 1, 'a 32-worker cluster, a core each')]
 
 
 def bench_cluster(students):
@@ -170,15 +182,18 @@ def bench_cluster(students):
         print(f"{what:36} {seconds:8.1f} {cpu:8.1f} {n:5d} {cpu / n:10.1f} {60 * n / seconds:9.2f}")
     dask_rows = [r for r in rows if 'Dask' in r[0]]
     cpu_per_sub = sum(r[2] for r in dask_rows) / sum(r[3] for r in dask_rows)
-    wall_per_sub = dask_rows[0][1] / dask_rows[0][3]          # one worker: one at a time
+    best = max(r[3] / r[1] for r in dask_rows)                 # submissions per wall second
     print()
-    print(f"measured: {cpu_per_sub:.1f} CPU s and {wall_per_sub:.1f} s wall per submission "
-          f"(Dask, 1 worker), on {os.cpu_count()} CPUs")
+    print(f"measured: {cpu_per_sub:.1f} CPU s per submission on Dask (all runs), "
+          f"best throughput {60 * best:.2f} submissions/min, on {os.cpu_count()} CPUs")
     for class_size, workers, cores_per_worker, where in PROJECTIONS:
-        seconds = cluster_projection(cpu_per_sub, wall_per_sub, class_size, workers, cores_per_worker)
-        print(f"projected: {class_size} students on {where}: {seconds / 60:.0f} min")
-    print("Indicative only: measured on a machine shared with other work; the projections "
-          "assume each submission costs the CPU seconds measured here.")
+        seconds = cluster_projection(cpu_per_sub, class_size, workers, cores_per_worker)
+        print(f"projected from the CPU seconds: {class_size} students on {where}: "
+              f"{seconds / 60:.0f} min")
+    print(f"at this run's best measured throughput, 200 students here would take "
+          f"{200 / best / 60:.0f} min")
+    print("Indicative only: measured on a machine shared with other work (wall times suffer "
+          "most); the projections assume dedicated cores and the CPU seconds measured here.")
     return rows
 
 
