@@ -1,15 +1,17 @@
 """Command line of the autograder: `python -m autograder COMMAND ...`.
 
-    python -m autograder grade SUBMISSION_DIR [--json results.json]
-    python -m autograder grade-all SUBMISSIONS_DIR [--workers N] [--out DIR]
+    python -m autograder grade SUBMISSION [--json results.json]
+    python -m autograder grade-all SUBMISSIONS_DIR [--workers N | --scheduler ADDRESS]
+    python -m autograder check-workers --scheduler ADDRESS
+    python -m autograder gradescope-zip OUT.zip
 
 Each command is an argparse subparser; `main` dispatches to its handler.
 `grade` exits 0 whenever it produced a grade, whatever the score, and 2
-when it could not grade (no scratchnn folder, broken suites or rubric, a
-sandbox that fails to start).
+when it could not grade (nothing to grade at that path, broken suites or
+rubric, a sandbox that fails to start), with a one-line reason.
 """
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,31 +42,42 @@ def format_table(results):
 
 def grade(args):
     """Grade one submission with the harness; print the table, write results.json."""
-    from .harness import GradingError, grade_submission
+    from .files import write_json_atomic
+    from .harness import GradingError, RUBRIC, grade_submission, load_rubric, student_modules
+    from .intake import NotGradable, resolve_one
     from .sandbox import SandboxError
     try:
+        submission = resolve_one(args.submission, student_modules(load_rubric(RUBRIC)))
+    except (NotGradable, GradingError) as e:
+        print(f"error: could not grade {args.submission}: {e}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        # the harness's pytest run shows a bar of the hidden tests (autograder/progress.py)
+        os.environ['PYTEST_PLUGINS'] = 'autograder.progress'
+        print(f"grading {submission} ...", file=sys.stderr, flush=True)
+    try:
         items = args.items.split(',') if args.items else None
-        results = grade_submission(args.submission, device=args.device, workers=args.workers,
-                                   items=items, sandbox='strict' if args.require_sandbox else 'auto')
+        results = grade_submission(submission, device=args.device, workers=args.workers,
+                                   items=items, sandbox=args.sandbox)
     except (GradingError, SandboxError, FileNotFoundError) as e:
         print(f"error: could not grade {args.submission}: {e}", file=sys.stderr)
         return 2
     if results.get('warning'):
         print(f"\n*** {results['warning']} ***\n", file=sys.stderr)
-    print(format_table(results))
+    if not args.quiet:
+        print(format_table(results))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(args.json.name + '.tmp')
-        tmp.write_text(json.dumps(results, indent=2) + '\n')
-        tmp.replace(args.json)
-        print(f"results written to {args.json}")
+        write_json_atomic(args.json, results)
+        if not args.quiet:
+            print(f"results written to {args.json}")
     return 0
 
 
 def add_grade(subparsers):
     parser = subparsers.add_parser('grade', help='grade one submission with the hidden suites')
-    parser.add_argument('submission', type=Path, metavar='SUBMISSION_DIR',
-                        help="the student's assignment folder, holding scratchnn/")
+    parser.add_argument('submission', type=Path, metavar='SUBMISSION',
+                        help="the student's assignment folder (holding scratchnn/, or the "
+                             "modules themselves) or a .zip of it")
     parser.add_argument('--json', '--out', dest='json', type=Path, default=None,
                         metavar='RESULTS_JSON', help='write the results (Gradescope schema) here')
     parser.add_argument('--device', default=None,
@@ -73,9 +86,12 @@ def add_grade(subparsers):
                         help='sandboxed processes started ahead of need (default 1)')
     parser.add_argument('--items', default=None, metavar='ID,ID,...',
                         help='grade only these rubric items (default: all)')
-    parser.add_argument('--require-sandbox', action='store_true',
-                        help='refuse to grade (exit 2) unless bubblewrap and a control group '
-                             'both work (default: grade anyway, with a warning)')
+    parser.add_argument('--sandbox', choices=['auto', 'bwrap', 'strict'], default='auto',
+                        help='bwrap: refuse to grade (exit 2) without a working bubblewrap sandbox; '
+                             'strict: refuse without both bubblewrap and a control group; '
+                             'auto (default): fall back to process limits, with a warning')
+    parser.add_argument('--quiet', action='store_true',
+                        help='no progress bar and no table (errors still go to stderr)')
     parser.set_defaults(handler=grade)
 
 
@@ -89,10 +105,14 @@ def add_grade_all(subparsers):
 
 
 def build_parser():
+    from .cluster import add_check_workers
+    from .gradescope import add_gradescope_zip
     parser = argparse.ArgumentParser(prog='python -m autograder')
     subparsers = parser.add_subparsers(dest='command', required=True)
     add_grade(subparsers)
     add_grade_all(subparsers)
+    add_check_workers(subparsers)
+    add_gradescope_zip(subparsers)
     return parser
 
 

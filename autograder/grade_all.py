@@ -1,62 +1,77 @@
 """Grade a whole class: `python -m autograder grade-all SUBMISSIONS_DIR`.
 
-SUBMISSIONS_DIR holds one folder per student, named by the student's id, in
-either layout:
+SUBMISSIONS_DIR holds one entry per student, named by the student's id: a
+folder (scratchnn/ at its top, nbgrader's nn_from_scratch/scratchnn/, the
+modules themselves, or one .zip of them) or a .zip. nbgrader's `submitted`
+folder is graded as it is. Every entry is graded or listed with the reason
+it is not (see autograder/intake.py).
 
-    SUBMISSIONS_DIR/<student>/scratchnn/...                   (plain folders)
-    SUBMISSIONS_DIR/<student>/nn_from_scratch/scratchnn/...   (nbgrader's submitted/)
+The grading runs on Dask: an embedded local cluster of --workers processes
+by default, or an existing cluster with --scheduler ADDRESS (a `dask
+scheduler` and its `dask worker`s, dask-jobqueue, dask-kubernetes). This
+process packs each student's modules, sends one task per student, and is
+the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
 
-so nbgrader's `submitted` folder can be graded as it is. Each submission is
-graded by the trusted harness (grade_submission) in a pool of worker
-processes, `--workers` at a time, with a progress bar. The output folder
-(default SUBMISSIONS_DIR/../grades) receives:
+    <student>/results.json   the harness's results (Gradescope's schema), with
+                             a `grading` record: submission digest, grader
+                             fingerprint per item, worker, attempts
+    <student>/feedback.html  the student's feedback page
+    <student>/error.txt      why the student could not be graded, if so
+    scores.csv               one row per student: every item, the total, the error
 
-    <student>/results.json   the harness's results (Gradescope's schema)
-    <student>/error.txt      why a submission could not be graded, if so
-    scores.csv               one row per student: every item's score, the
-                             total, and the error if any
+then records every graded student's item scores in the nbgrader gradebook
+(--db-url, any SQLAlchemy URL; default the course's gradebook.db), once.
 
-and every graded student's item scores go into the nbgrader gradebook as the
-auto_score of the item's grade cell (default: the course's gradebook.db).
+Faults: a worker killed mid-grade costs a retry (Dask runs the task again
+elsewhere); a student whose grading fails twice is recorded with its reason
+and the rest go on. A stopped run started again regrades only the students
+without complete results for their current submission (--force regrades).
+On a cluster the sandbox fails closed: workers without working bubblewrap,
+or with another version of the grader (fingerprint), refuse to grade, and
+results not graded in bubblewrap are rejected.
 
-A submission that cannot be graded (no scratchnn/ folder, the harness fails)
-is recorded with its error and the rest go on; the exit status is non-zero
-only when no submission could be graded. A run can be stopped and started
-again: results.json is written atomically once a submission is done, and
-a student whose complete results.json is newer than every file of the
-submission is not graded again (--force regrades everyone).
+Partial regrades: --students a,b regrades those students; --items x,y grades
+only those items and merges them into the existing results (after a fix to
+one hidden test: regrade that item for the whole class).
+
+Exit status: 0 when every student was graded, 1 when some could not be (the
+summary lists them), 2 when nothing could be graded at all.
 """
 import argparse
 import csv
-import importlib
 import io
 import json
 import os
 import sys
-import tempfile
 import tomllib
-import traceback
-import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
-from multiprocessing import get_context
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import report
+from .files import write_json_atomic, write_text_atomic
+
+from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENT = 'nn_from_scratch'
-COURSE_ID = 'nn_from_scratch'          # c.CourseDirectory.course_id in nbgrader_config.py
 RUBRIC = Path(__file__).resolve().with_name('rubric.toml')
-RELEASE = REPO / 'assignments' / ASSIGNMENT
-DEFAULT_DB = REPO / 'gradebook.db'     # nbgrader's default: gradebook.db in the course root
-DEFAULT_GRADER = 'autograder.harness:grade_submission'
 RESULTS_NAME, ERROR_NAME, CSV_NAME = 'results.json', 'error.txt', 'scores.csv'
 FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
+ATTEMPTS = 2                     # tries per student before it is recorded as failed
+DEFAULT_GRADER = 'autograder.harness:grade_submission'   # nbgrader_plugin's default grader
+
+__all__ = ['grade_all', 'rubric_items', 'check_results', 'write_json_atomic', 'write_text_atomic']
+
+
+def default_workers():
+    """Local workers by default: one per two cores (a grade keeps a harness
+    process and a sandboxed child busy)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def load_grader(spec):
     """The function named by 'package.module:function' (a callable passes through)."""
+    import importlib
     if callable(spec):
         return spec
     module_name, sep, function_name = str(spec).partition(':')
@@ -71,52 +86,17 @@ def rubric_items(path=RUBRIC):
         return tomllib.load(f)['items']
 
 
-# ---------------------------------------------------------------- submissions
-
-@dataclass
-class Submission:
-    student: str
-    folder: Path        # the folder holding scratchnn/ (None when there is none)
-    problem: str = ''   # why it cannot be graded, if so
-
-
-def package_folder(student_dir):
-    """The folder of a student's submission that holds scratchnn/, or None."""
-    for folder in (student_dir, student_dir / ASSIGNMENT):
-        if (folder / 'scratchnn').is_dir():
-            return folder
-    return None
-
-
-def find_submissions(submissions_dir, exclude=()):
-    """[Submission] of every student folder in submissions_dir, by student id.
-    Hidden folders and the folders in `exclude` (the output folder) are skipped."""
-    submissions_dir = Path(submissions_dir)
-    if not submissions_dir.is_dir():
-        raise FileNotFoundError(f"{submissions_dir} is not a folder of student submissions")
-    skip = {Path(p).resolve() for p in exclude}
-    found = []
-    for student_dir in sorted(submissions_dir.iterdir()):
-        if not student_dir.is_dir() or student_dir.name.startswith('.') or student_dir.resolve() in skip:
-            continue
-        folder = package_folder(student_dir)
-        problem = '' if folder else (f"no scratchnn/ folder in {student_dir} "
-                                     f"(nor in {student_dir / ASSIGNMENT})")
-        found.append(Submission(student_dir.name, folder, problem))
-    return found
-
-
-def latest_mtime(folder):
-    """The newest modification time of any file under folder (caches ignored)."""
-    times = [p.stat().st_mtime for p in Path(folder).rglob('*')
-             if p.is_file() and '__pycache__' not in p.parts]
-    return max(times, default=0.0)
+def student_modules(rubric=RUBRIC):
+    """The student modules the rubric's items grade (harness.student_modules)."""
+    from .harness import load_rubric, student_modules as modules_of
+    return modules_of(load_rubric(rubric))
 
 
 # -------------------------------------------------------------------- results
 
 def check_results(results, items):
-    """Raise ValueError unless results scores every rubric item with a number."""
+    """Raise ValueError unless results scores every item of `items` (a rubric
+    dict, or ids with a rubric) with a number within its points."""
     if not isinstance(results, dict) or not isinstance(results.get('items'), dict):
         raise ValueError("results have no 'items'")
     missing = [item for item in items if item not in results['items']]
@@ -124,31 +104,16 @@ def check_results(results, items):
         raise ValueError(f"results lack the items {', '.join(missing)}")
     for item in items:
         try:
-            float(results['items'][item]['score'])
+            score = float(results['items'][item]['score'])
+            max_score = float(results['items'][item]['max_score'])
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"item {item!r} has no numeric score") from None
-
-
-def write_text_atomic(path, text):
-    """Write text to path so that path is always either absent, the old file or
-    the whole new one (a stopped run never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.part')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path, obj):
-    """Write obj as JSON to path, atomically (see write_text_atomic)."""
-    write_text_atomic(path, json.dumps(obj, indent=1))
+        points = items[item].get('points') if isinstance(items, dict) else None
+        if points is not None and max_score != float(points):
+            raise ValueError(f"item {item!r} is worth {max_score:g} in the results "
+                             f"but {points} in the rubric")
+        if not 0 <= score <= max_score:
+            raise ValueError(f"item {item!r} scored {score:g} of {max_score:g}")
 
 
 def read_results(path, items):
@@ -161,31 +126,22 @@ def read_results(path, items):
         return None
 
 
-def is_done(submission, out_dir, items):
-    """Whether the submission has complete results newer than all its files."""
-    path = Path(out_dir) / submission.student / RESULTS_NAME
-    return (submission.folder is not None and read_results(path, items) is not None
-            and path.stat().st_mtime > latest_mtime(submission.folder))
-
-
-def grade_one(submission, out_dir, grader, items, options):
-    """Grade one submission (in a worker process) and store its results.json,
-    or its error.txt. Returns (student, results or None, error message)."""
-    student_out = Path(out_dir) / submission.student
-    try:
-        if submission.problem:
-            raise ValueError(submission.problem)
-        results = load_grader(grader)(submission.folder, **options)
-        check_results(results, items)
-        write_json_atomic(student_out / RESULTS_NAME, results)
-        write_text_atomic(student_out / FEEDBACK_NAME, report.render(results, submission.student))
-        (student_out / ERROR_NAME).unlink(missing_ok=True)
-        return submission.student, results, ''
-    except Exception as e:  # one broken submission must not stop the class
-        error = f"{type(e).__name__}: {e}"
-        student_out.mkdir(parents=True, exist_ok=True)
-        (student_out / ERROR_NAME).write_text(error + '\n\n' + traceback.format_exc())
-        return submission.student, None, error
+def merge_results(old, new, items, new_items):
+    """old's results with new's scores and tests for the items new_items, in rubric order."""
+    merged = dict(old)
+    merged['items'] = {item: dict((new if item in new_items else old)['items'][item]) for item in items}
+    tests = []
+    for item in items:
+        source = new if item in new_items else old
+        tests += [t for t in source.get('tests', []) if t.get('number') == item]
+    merged['tests'] = tests
+    merged['score'] = round(sum(v['score'] for v in merged['items'].values()), 4)
+    merged['max_score'] = round(sum(v['max_score'] for v in merged['items'].values()), 4)
+    if new.get('sandbox') != 'bubblewrap':           # say so if either part was unsandboxed
+        merged['sandbox'] = new.get('sandbox')
+        if new.get('warning'):
+            merged['warning'] = new['warning']
+    return merged
 
 
 def scores_table(results_by_student, errors, items):
@@ -199,168 +155,348 @@ def scores_table(results_by_student, errors, items):
             writer.writerow([student, *[''] * len(items), '', errors[student]])
         else:
             scores = [float(results['items'][item]['score']) for item in items]
-            writer.writerow([student, *[f'{s:g}' for s in scores], f'{sum(scores):g}', ''])
+            writer.writerow([student, *[f'{s:g}' for s in scores], f'{sum(scores):g}',
+                             errors.get(student, '')])
     return text.getvalue()
 
 
-# ------------------------------------------------------------------ gradebook
+# ---------------------------------------------------------------- the plan
 
-def ensure_assignment(db_url, items, notebooks_dir=RELEASE):
-    """Make sure the gradebook knows the assignment, its notebooks and their
-    cells. A notebook not there yet is recorded from its released version, by
-    nbgrader's own SaveCells, exactly as `nbgrader generate_assignment` records
-    it. Raises ValueError when a rubric item has no grade cell of its points."""
-    import nbformat
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.preprocessors import SaveCells
-    # nbgrader runs its environment's `alembic` command to set up a new gradebook
-    from coursekit.release import _venv_on_path
-
-    notebooks = sorted({info['notebook'] for info in items.values()})
-    with _venv_on_path(), Gradebook(db_url, course_id=COURSE_ID) as gb:
-        gb.update_or_create_assignment(ASSIGNMENT)
-        missing = []
-        for name in notebooks:
-            try:
-                gb.find_notebook(Path(name).stem, ASSIGNMENT)
-            except MissingEntry:
-                missing.append(name)
-    for name in missing:
-        path = Path(notebooks_dir) / name
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: generate the release first "
-                                    f"(python -m coursekit release)")
-        resources = {'nbgrader': {'notebook': path.stem, 'assignment': ASSIGNMENT, 'db_url': db_url}}
-        SaveCells().preprocess(nbformat.read(path, as_version=4), resources)
-    with Gradebook(db_url, course_id=COURSE_ID) as gb:
-        for item, info in items.items():
-            try:
-                cell = gb.find_grade_cell(item, Path(info['notebook']).stem, ASSIGNMENT)
-            except MissingEntry:
-                raise ValueError(f"the gradebook has no grade cell {item!r} in {info['notebook']}") from None
-            if cell.max_score != float(info['points']):
-                raise ValueError(f"grade cell {item!r} is worth {cell.max_score:g} in the gradebook "
-                                 f"but {info['points']} in the rubric")
+@dataclass
+class Job:
+    """One student to grade: the packed modules, which items (None: all), how often tried."""
+    student: str
+    packed: dict
+    digest: str
+    items: list = None
+    old: dict = None          # the results the new items merge into
+    attempts: int = 0
+    reasons: list = field(default_factory=list)
 
 
-def record_gradebook(db_path, results_by_student, items, notebooks_dir=RELEASE):
-    """Store every student's item scores as the auto_score of the item's grade
-    cell in the nbgrader gradebook at db_path (sqlite), creating the student,
-    the submission and the assignment's records as needed."""
-    import sqlalchemy
-    from nbgrader.api import Gradebook
+def plan(entry, old, items, fingerprint, only_items, force):
+    """The Job for one intake.Entry, or None when its results are up to date.
 
-    db_url = f'sqlite:///{Path(db_path).resolve()}'
-    ensure_assignment(db_url, items, notebooks_dir)
-    with Gradebook(db_url, course_id=COURSE_ID) as gb:
-        for student, results in sorted(results_by_student.items()):
-            gb.update_or_create_student(student)
-            with warnings.catch_warnings():
-                # nbgrader's add_submission trips SQLAlchemy autoflush warnings; harmless
-                warnings.simplefilter('ignore', category=sqlalchemy.exc.SAWarning)
-                gb.update_or_create_submission(ASSIGNMENT, student)
-            for item, info in items.items():
-                grade = gb.find_grade(item, Path(info['notebook']).stem, ASSIGNMENT, student)
-                score = float(results['items'][item]['score'])
-                grade.auto_score = min(max(score, 0.0), float(info['points']))
-                # as nbgrader's SaveAutoGrades: a grader's manual score wants a look
-                grade.needs_manual_grade = grade.manual_score is not None
-            gb.db.commit()
+    A student is graded in full when it has no complete results, its
+    submission changed since (a different digest) or force is set without
+    only_items; else only the items of only_items (all, with force) not yet
+    graded by this grader (fingerprint)."""
+    from .intake import digest
+    sub_digest = digest(entry.packed)
+    grading = (old or {}).get('grading') or {}
+    if old is None or grading.get('submission') != sub_digest or (force and not only_items):
+        return Job(entry.student, entry.packed, sub_digest)
+    if not only_items:
+        return None
+    stale = [i for i in items if i in only_items and (force or grading.get('items', {}).get(i) != fingerprint)]
+    return Job(entry.student, entry.packed, sub_digest, items=stale, old=old) if stale else None
+
+
+def stamp(results, job, outcome, items):
+    """results with the `grading` record of this grade (merged for an item regrade)."""
+    if job.items:
+        results = merge_results(job.old, results, list(items), set(job.items))
+        per_item = dict(job.old['grading']['items'])
+    else:
+        per_item = {}
+    per_item.update({item: outcome['fingerprint'] for item in (job.items or items)})
+    results['grading'] = {
+        'submission': job.digest, 'fingerprint': outcome['fingerprint'], 'items': per_item,
+        'worker': outcome['worker'], 'host': outcome['host'], 'attempts': job.attempts + 1,
+        'seconds': round(outcome['seconds'], 1), 'cpu_seconds': round(outcome['cpu_seconds'], 1),
+        'graded_at': datetime.now(timezone.utc).isoformat(timespec='seconds')}
+    if job.reasons:
+        results['grading']['earlier_attempts'] = list(job.reasons)
+    return results
 
 
 # ---------------------------------------------------------------- the command
 
 @dataclass
 class Summary:
-    graded: dict     # student -> results (this run's and those kept from before)
-    errors: dict     # student -> error message
-    skipped: list    # students whose results were already complete
+    graded: dict         # student -> results (this run's and those kept from before)
+    errors: dict         # student -> why it was not graded (this run)
+    skipped: list        # students whose results were up to date
+    ignored: list        # (entry name, reason) of class-folder entries that are no student
     csv_path: Path
+    stale: list = field(default_factory=list)   # kept students graded by another grader version
+    cpu_seconds: float = 0.0                    # of this run's grades, as the workers measured
+
+    @property
+    def newly_graded(self):
+        return sorted(set(self.graded) - set(self.skipped))
 
 
-def grade_all(submissions_dir, out_dir=None, *, workers=1, force=False, grader=DEFAULT_GRADER,
-              db=DEFAULT_DB, device=None, harness_workers=None, progress=True,
-              rubric=RUBRIC, notebooks_dir=RELEASE):
-    """Grade every submission in submissions_dir (see the module docstring).
+class GradeAllError(Exception):
+    """grade-all cannot run at all: a bad path, no workers, an unknown student or item."""
 
-    grader: 'module:function' or a picklable function, called in the workers as
-        grader(folder, device=device, workers=harness_workers) -> results dict.
-    db: the sqlite gradebook to record scores in, or None to leave it alone.
-    Returns a Summary.
+
+def _accept(outcome, job, fingerprint, require_sandbox, items):
+    """The results of an outcome, or ValueError saying why the client rejects them."""
+    results = outcome.get('results') if isinstance(outcome, dict) else None
+    if outcome.get('fingerprint') != fingerprint:
+        raise ValueError("graded with another version of the grader")
+    check_results(results, {i: items[i] for i in (job.items or items)})
+    if require_sandbox and results.get('sandbox') != 'bubblewrap':
+        raise ValueError(f"not graded in the bubblewrap sandbox ({results.get('sandbox')})")
+    return results
+
+
+def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, client=None,
+              students=None, items=None, force=False, db_url=None, device=None, sandbox=None,
+              timeout=None, dashboard=False, progress=True, command=None, rubric=RUBRIC,
+              notebooks_dir=None):
+    """Grade every submission in submissions_dir (see the module docstring); returns a Summary.
+
+    workers / scheduler / client: an embedded LocalCluster of `workers`
+        processes, the cluster at `scheduler`, or an existing distributed.Client.
+    students, items: lists of ids to regrade (None: everyone, every item).
+    db_url: the nbgrader gradebook (SQLAlchemy URL or a path to a SQLite file),
+        or None to leave every gradebook alone.
+    sandbox: 'bwrap' (required, the default with a scheduler) or 'auto' (bwrap
+        where it works, else process limits with a loud warning; the local default).
+    timeout: hard wall-clock seconds per grade (default cluster.DEFAULT_TIMEOUT).
+    command: the grade command on the workers (default `python -m autograder grade`).
+    Raises GradeAllError when nothing can be graded.
     """
-    from tqdm import tqdm
+    from . import cluster
+    from .fingerprint import grader_fingerprint
+    from .intake import NotGradable, scan_class
 
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    sandbox = sandbox or ('bwrap' if scheduler else 'auto')
+    if scheduler and sandbox != 'bwrap':
+        raise GradeAllError("on a cluster the sandbox is required: --sandbox auto is for local grading only")
+    require_sandbox = sandbox == 'bwrap'
+    timeout = timeout or cluster.DEFAULT_TIMEOUT
+    modules = student_modules(rubric)
+    rubric = rubric_items(rubric)
+    if items is not None:
+        unknown = sorted(set(items) - set(rubric))
+        if unknown:
+            raise GradeAllError(f"unknown items {', '.join(unknown)} (the rubric has "
+                                f"{', '.join(rubric)})")
     submissions_dir = Path(submissions_dir)
     out_dir = Path(out_dir) if out_dir else submissions_dir.resolve().parent / 'grades'
-    items = rubric_items(rubric)
-    submissions = find_submissions(submissions_dir, exclude=[out_dir])
-    if not submissions:
-        raise FileNotFoundError(f"no student folders in {submissions_dir}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    say = print if progress else (lambda *a, **k: None)
 
-    done = [] if force else [s for s in submissions if is_done(s, out_dir, items)]
-    graded = {s.student: read_results(out_dir / s.student / RESULTS_NAME, items) for s in done}
-    todo = [s for s in submissions if s.student not in graded]
-    errors = {}
-    print(f"{len(submissions)} submissions: {len(done)} already graded, {len(todo)} to grade "
-          f"with {workers} worker{'s' * (workers > 1)}", flush=True)
-    options = {'device': device, 'workers': harness_workers}
-    # spawn: the workers start clean, whatever the parent has imported or threaded
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context('spawn')) as pool:
-        futures = {pool.submit(grade_one, s, out_dir, grader, items, options): s.student for s in todo}
-        try:
-            for future in tqdm(as_completed(futures), total=len(futures), file=sys.stdout,
-                               unit='submission', desc='grading', disable=not progress):
-                try:
-                    student, results, error = future.result()
-                except Exception as e:  # the worker process itself died
-                    student, results, error = futures[future], None, f"{type(e).__name__}: {e}"
-                if results is None:
-                    errors[student] = error
-                    tqdm.write(f"{student}: not graded: {error}", file=sys.stdout)
-                else:
-                    graded[student] = results
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    say(f"reading {submissions_dir} ...", flush=True)
+    try:
+        entries, ignored = scan_class(submissions_dir, modules, exclude=[out_dir])
+    except NotGradable as e:
+        raise GradeAllError(str(e)) from None
+    if students is not None:
+        known = {e.student for e in entries}
+        unknown = sorted(set(students) - known)
+        if unknown:
+            raise GradeAllError(f"no submission for {', '.join(unknown)} in {submissions_dir}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = grader_fingerprint()
+
+    graded, errors, skipped, jobs, stale = {}, {}, [], [], []
+    for entry in entries:
+        old = read_results(out_dir / entry.student / RESULTS_NAME, rubric)
+        if entry.packed is None:
+            errors[entry.student] = entry.problem
+            continue
+        chosen = students is None or entry.student in students
+        job = plan(entry, old, list(rubric), fingerprint, items, force or students is not None) \
+            if chosen else None
+        if job is None and old is not None:
+            graded[entry.student] = old
+            skipped.append(entry.student)
+            if set((old.get('grading') or {}).get('items', {}).values()) != {fingerprint}:
+                stale.append(entry.student)
+        elif job is not None:
+            jobs.append(job)
+        else:
+            errors[entry.student] = "not graded yet (left out by --students)"
+    for student, problem in errors.items():
+        _write_error(out_dir, student, problem)
+    say(f"{len(entries)} students: {len(skipped)} up to date, {len(jobs)} to grade, "
+        f"{len(errors)} with nothing to grade" + (f"; {len(ignored)} other entries ignored"
+                                                  if ignored else ''), flush=True)
+    in_full = sum(job.items is None for job in jobs)
+    if items and in_full:
+        say(f"{in_full} of them have no results for their current submission yet: "
+            f"graded on every item, not only {', '.join(items)}", flush=True)
+
+    cpu_seconds = 0.0
+    if jobs:
+        cpu_seconds = _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbox,
+                                workers=workers or default_workers(), scheduler=scheduler,
+                                client=client, device=device, timeout=timeout, dashboard=dashboard,
+                                progress=progress, command=command, say=say)
 
     csv_path = out_dir / CSV_NAME
-    write_text_atomic(csv_path, scores_table(graded, errors, list(items)))
-    if db is not None and graded:
-        record_gradebook(db, graded, items, notebooks_dir)
-    return Summary(graded, errors, [s.student for s in done], csv_path)
+    write_text_atomic(csv_path, scores_table(graded, errors, list(rubric)))
+    if db_url is not None and graded:
+        from .gradebook import record_scores
+        say(f"recording {len(graded)} students in the gradebook ...", flush=True)
+        record_scores(db_url, graded, rubric, **({'notebooks_dir': notebooks_dir} if notebooks_dir else {}))
+    return Summary(graded, errors, skipped, ignored, csv_path, stale, cpu_seconds)
+
+
+def _write_error(out_dir, student, error):
+    write_text_atomic(Path(out_dir) / student / ERROR_NAME, error + '\n')
+
+
+def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbox, *, workers,
+              scheduler, client, device, timeout, dashboard, progress, command, say):
+    """Grade the jobs on the cluster, writing each student's files as results
+    come back; fills graded and errors. Returns the CPU seconds the grades took."""
+    from contextlib import nullcontext
+
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    from . import cluster
+
+    where = f"the Dask cluster at {scheduler}" if scheduler else \
+        "an existing Dask client" if client else f"a local Dask cluster of {workers} workers"
+    say(f"starting {where} ...", flush=True)
+    try:
+        connection = nullcontext(client) if client else cluster.connect(scheduler, workers, dashboard)
+        with connection as client:
+            reports = cluster.worker_reports(client)
+            usable, refused = cluster.usable_workers(reports, fingerprint, require_sandbox)
+            for addr, why in sorted(refused.items()):
+                say(f"worker {addr} left out: {why}", flush=True)
+            if not usable:
+                raise cluster.ClusterError(f"no worker can grade ({len(refused)} refused)")
+            restrict = sorted(usable) if refused else None
+            options = {'fingerprint': fingerprint, 'require_sandbox': require_sandbox,
+                       'device': device, 'timeout': timeout, 'command': command}
+
+            def submit(job):
+                return client.submit(cluster.grade_task, job.packed, items=job.items, **options,
+                                     key=f'grade-{job.student}-{job.attempts}-{os.urandom(4).hex()}',
+                                     pure=False, workers=restrict, allow_other_workers=False)
+
+            pending = {}
+            for job in jobs:
+                pending[submit(job)] = job
+            queue = as_completed(list(pending))
+            cpu = 0.0
+            bar = tqdm(total=len(jobs), file=sys.stdout, unit='student', desc='grading',
+                       disable=not progress, smoothing=0.1)
+            try:
+                for future in queue:
+                    job = pending.pop(future)
+                    try:
+                        outcome = future.result()
+                        results = _accept(outcome, job, fingerprint, require_sandbox, rubric)
+                    except cluster.WorkerRefused as e:
+                        usable.discard(e.worker)
+                        tqdm.write(str(e), file=sys.stdout)
+                        if not usable:
+                            raise cluster.ClusterError(f"no worker can grade: {e}") from None
+                        restrict = sorted(usable)
+                        retry = submit(job)
+                        pending[retry] = job
+                        queue.add(retry)
+                        continue
+                    except Exception as e:   # GradeFailed, a rejected result, a killed worker
+                        job.attempts += 1
+                        job.reasons.append(f"{type(e).__name__}: {e}")
+                        if job.attempts < ATTEMPTS:
+                            retry = submit(job)
+                            pending[retry] = job
+                            queue.add(retry)
+                            continue
+                        errors[job.student] = "; then ".join(job.reasons)
+                        _write_error(out_dir, job.student, errors[job.student])
+                        tqdm.write(f"{job.student}: not graded: {errors[job.student]}", file=sys.stdout)
+                        if job.old is not None:
+                            graded[job.student] = job.old   # its earlier grade stands
+                        bar.update()
+                        continue
+                    cpu += outcome['cpu_seconds']
+                    results = stamp(results, job, outcome, rubric)
+                    student_out = out_dir / job.student
+                    write_json_atomic(student_out / RESULTS_NAME, results)
+                    write_text_atomic(student_out / FEEDBACK_NAME, report.render(results, job.student))
+                    (student_out / ERROR_NAME).unlink(missing_ok=True)
+                    graded[job.student] = results
+                    bar.update()
+            finally:
+                bar.close()
+                for future in pending:
+                    future.cancel()
+            return cpu
+    except cluster.ClusterError as e:
+        raise GradeAllError(str(e)) from None
 
 
 def add_arguments(parser):
     """The grade-all options, on an argparse parser (a subcommand's)."""
+    from .gradebook import DEFAULT_DB_URL
     parser.add_argument('submissions', type=Path, metavar='SUBMISSIONS_DIR',
-                        help='one folder per student id, holding scratchnn/ or nn_from_scratch/scratchnn/')
-    parser.add_argument('--workers', type=int, default=1, help='submissions graded at once (default 1)')
+                        help="one entry per student id: a folder (scratchnn/, "
+                             "nn_from_scratch/scratchnn/ or the modules) or a .zip")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument('--workers', type=int, default=None,
+                       help=f'local Dask worker processes (default {default_workers()}: one per two cores)')
+    where.add_argument('--scheduler', default=None, metavar='ADDRESS',
+                       help='grade on the Dask cluster of this scheduler (e.g. tcp://head:8786); '
+                            'the sandbox is then required on every worker')
     parser.add_argument('--out', type=Path, default=None,
                         help='output folder (default SUBMISSIONS_DIR/../grades)')
-    parser.add_argument('--force', action='store_true', help='regrade students already graded')
-    parser.add_argument('--db', type=Path, default=DEFAULT_DB,
-                        help=f'nbgrader gradebook (sqlite) to record scores in (default {DEFAULT_DB})')
+    parser.add_argument('--students', default=None, metavar='ID,ID,...',
+                        help='regrade only these students')
+    parser.add_argument('--items', default=None, metavar='ID,ID,...',
+                        help='grade only these rubric items and merge them into the existing results')
+    parser.add_argument('--force', action='store_true', help='regrade students whose results are up to date')
+    parser.add_argument('--db-url', default=DEFAULT_DB_URL, metavar='URL',
+                        help='nbgrader gradebook to record scores in: an SQLAlchemy URL '
+                             '(sqlite:///gradebook.db, postgresql://user@host/db) or a SQLite '
+                             f'file (default {DEFAULT_DB_URL})')
     parser.add_argument('--no-db', action='store_true', help='do not touch any gradebook')
     parser.add_argument('--device', default=None, help='device for the hidden suites (default: CUDA when present)')
-    parser.add_argument('--harness-workers', type=int, default=None,
-                        help="the harness's workers: sandboxed child processes it starts ahead of need (default: its own, 1)")
-    parser.add_argument('--grader', default=DEFAULT_GRADER, help=argparse.SUPPRESS)
+    parser.add_argument('--sandbox', choices=['auto', 'bwrap'], default=None,
+                        help='bwrap: refuse to grade without bubblewrap (the default, and the only '
+                             'choice, with --scheduler); auto: fall back to process limits')
+    parser.add_argument('--timeout', type=float, default=None, metavar='SECONDS',
+                        help='hard wall-clock limit per submission (default 1800)')
+    parser.add_argument('--dashboard', action='store_true',
+                        help="serve the local Dask cluster's dashboard on port 8787")
+    parser.add_argument('--grade-command', default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def _ids(text):
+    return [x.strip() for x in text.split(',') if x.strip()] if text else None
 
 
 def run(args):
     """Run grade-all from parsed arguments; returns the exit status."""
-    summary = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
-                        grader=args.grader, db=None if args.no_db else args.db, device=args.device,
-                        harness_workers=args.harness_workers)
-    print(f"graded {len(summary.graded)} ({len(summary.skipped)} kept from before), "
+    from .gradebook import GradebookError
+    try:
+        summary = grade_all(
+            args.submissions, args.out, workers=args.workers, scheduler=args.scheduler,
+            students=_ids(args.students), items=_ids(args.items), force=args.force,
+            db_url=None if args.no_db else args.db_url, device=args.device, sandbox=args.sandbox,
+            timeout=args.timeout, dashboard=args.dashboard,
+            command=args.grade_command.split() if args.grade_command else None)
+    except (GradeAllError, GradebookError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped: the students graded so far are kept; run the same command again "
+              "to grade the others", file=sys.stderr)
+        return 130
+    print(f"graded {len(summary.newly_graded)}, kept {len(summary.skipped)} up to date, "
           f"failed {len(summary.errors)}; scores in {summary.csv_path}")
+    for name, reason in summary.ignored:
+        print(f"  ignored {name}: {reason}")
+    if summary.stale:
+        print(f"  note: {len(summary.stale)} students kept results from another version of the "
+              f"grader (suites, rubric or torch changed): --force regrades everyone, --items "
+              f"the items you changed")
     for student, error in sorted(summary.errors.items()):
-        print(f"  {student}: {error}")
-    return 0 if summary.graded else 1
+        print(f"  {student}: NOT GRADED: {error}")
+    if not summary.graded:
+        return 2
+    return 1 if summary.errors else 0
 
 
 def main(argv=None):

@@ -14,8 +14,12 @@ It prints:
    (imports), the sandbox start (zygote ready), each module's calls (their
    wall time as the sandbox counts it), training jobs, the rest of the
    suites (oracles, comparisons, pytest) and scoring.
-4. A class of --students submissions graded by `grade-all` at 1 and 2
-   workers: submissions per minute, and the speed-up.
+4. A class of --students submissions graded by `grade-all` (an embedded Dask
+   cluster) at 1, 2 and 4 workers, against the old grade-all (a process pool
+   calling grade_submission): submissions per minute, CPU seconds per
+   submission, the speed-up of 2 workers over 1, and the wall time projected
+   from the measured CPU seconds for a class of 200 on one 2-core machine and
+   of 1000 on a 32-worker cluster.
 5. With --nbgrader: `nbgrader autograde` with the course's config (scores
    from the harness) and, unless --skip-stock, with stock nbgrader (every
    notebook executed).
@@ -24,11 +28,12 @@ CPU is read from a control group made for each measured command (cgroup v2
 cpu.stat, or v1 cpuacct) where the benchmark may make one (root, or a
 delegated subtree); elsewhere from getrusage of the children, which misses
 processes killed before their parents reaped them (it says which).
-The targets (issue 10): one submission <= 5 s wall and <= 8 CPU-s on 2 cores,
->= 1.8x throughput with 2 workers. Numbers from a busy machine are upper bounds.
+The targets: one submission <= 5 s wall and <= 8 CPU-s on 2 cores, >= 1.8x
+throughput with 2 workers. Numbers from a busy machine are upper bounds.
 """
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -180,6 +185,71 @@ def make_class(root, students):
     return root / 'submitted'
 
 
+OLD_POOL = """
+import sys
+sys.path.insert(0, {repo!r})
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from autograder.harness import grade_submission
+
+def grade(folder):
+    return grade_submission(folder)['score']
+
+if __name__ == '__main__':
+    folders = sorted(p / {assignment!r} for p in Path({submitted!r}).iterdir())
+    with ProcessPoolExecutor({workers}, mp_context=get_context('spawn')) as pool:
+        print(list(pool.map(grade, folders)))
+"""
+
+
+def old_pool(submitted, workers, tmp):
+    """The command of the old grade-all: grade_submission in a spawn process pool."""
+    script = Path(tmp) / f'old_pool_{workers}.py'
+    script.write_text(OLD_POOL.format(repo=str(REPO), assignment=ASSIGNMENT,
+                                      submitted=str(submitted), workers=workers))
+    return [sys.executable, str(script)]
+
+
+def projection(cpu_per_submission, students, workers):
+    """Projected wall seconds of a class from the CPU seconds of one submission,
+    on `workers` workers with a core each: ceil(students / workers) rounds of
+    one submission, the grader and its sandbox taking turns on one core."""
+    return math.ceil(students / workers) * cpu_per_submission
+
+
+PROJECTIONS = [(200, 2, 'one 2-core machine, 2 workers'),
+               (1000, 32, 'a 32-worker cluster, a core each')]
+
+
+def class_rows(meter, submitted, students, tmp):
+    """Section 4: grade-all on Dask against the old pool, at 1, 2 and 4 workers."""
+    rates, cpu = {}, []
+    for workers in (1, 2, 4):
+        for engine in ('grade-all (Dask)', 'old pool'):
+            out = Path(tmp) / f'grades-{workers}'
+            cmd = ([sys.executable, '-m', 'autograder', 'grade-all', str(submitted), '--workers',
+                    str(workers), '--out', str(out), '--force', '--no-db']
+                   if engine.startswith('grade-all') else old_pool(submitted, workers, tmp))
+            wall, seconds, done = meter.run(cmd, cwd=REPO)
+            if done.returncode != 0:
+                print(done.stdout[-1000:], done.stderr[-2000:])
+                raise SystemExit(f"{engine} failed")
+            rates[engine, workers] = 60 * students / wall
+            if engine.startswith('grade-all'):
+                cpu.append(seconds / students)
+            print(f"   {engine:17} --workers {workers}: {wall:6.1f} s wall, "
+                  f"{seconds / students:5.1f} CPU-s per submission, "
+                  f"{rates[engine, workers]:5.2f} submissions/min")
+    speedup = rates['grade-all (Dask)', 2] / rates['grade-all (Dask)', 1]
+    print(f"   speed-up of grade-all with 2 workers: {speedup:.2f}x (target >= 1.8)")
+    per_submission = min(cpu)
+    for class_size, workers, where in PROJECTIONS:
+        minutes = projection(per_submission, class_size, workers) / 60
+        print(f"   projected from {per_submission:.1f} CPU-s per submission: {class_size} "
+              f"students on {where}: {minutes:.0f} min")
+
+
 def nbgrader_rows(tmp, students, skip_stock):
     """Rows for `nbgrader autograde`, with the course's config and (optionally) stock."""
     stock_config = (
@@ -261,19 +331,8 @@ def main(argv=None):
                 print(f"   scoring                          {p['scoring']:6.2f} s")
                 print(f"   grade_submission in all          {p['grading']:6.2f} s (score {p['score']:g})")
 
-            print(f"4. a class of {args.students} with grade-all")
-            rates = {}
-            for workers in (1, 2):
-                out = tmp / f'grades-{workers}'
-                wall, cpu, done = meter.run([sys.executable, '-m', 'autograder', 'grade-all',
-                                             str(submitted), '--workers', str(workers), '--out',
-                                             str(out), '--force', '--no-db'], cwd=REPO)
-                if done.returncode != 0:
-                    print(done.stderr[-2000:])
-                rates[workers] = 60 * args.students / wall
-                print(f"   --workers {workers}: {wall:6.1f} s wall, {cpu:6.1f} CPU-s, "
-                      f"{rates[workers]:5.2f} submissions/min")
-            print(f"   speed-up with 2 workers: {rates[2] / rates[1]:.2f}x (target >= 1.8)")
+            print(f"4. a class of {args.students}: grade-all against the old process pool")
+            class_rows(meter, submitted, args.students, tmp)
 
             if args.nbgrader:
                 print("5. nbgrader autograde")

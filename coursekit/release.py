@@ -15,11 +15,8 @@ One command (`python -m coursekit release`, or `make release`) rebuilds it:
 The output is deterministic: regenerating gives byte-identical files.
 """
 import argparse
-import contextlib
-import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -51,24 +48,13 @@ def colab_url(name, repo=COURSE_REPO):
     return COLAB_URL.format(repo=repo, assignment=ASSIGNMENT, name=name)
 
 
-@contextlib.contextmanager
-def _venv_on_path():
-    """Put this interpreter's bin folder first on PATH: nbgrader runs the
-    `alembic` command of its environment, which a bare `.venv/bin/python`
-    (no activated venv) would not find."""
-    old = os.environ.get('PATH', '')
-    os.environ['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), old])
-    try:
-        yield
-    finally:
-        os.environ['PATH'] = old
-
-
 def _generate_notebooks(source, dest):
     """nbgrader generate_assignment of the assignment folder `source` into `dest`,
     with the repository's nbgrader_config.py and a throwaway course and gradebook."""
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config, PyFileConfigLoader
+
+    from autograder.gradebook import venv_on_path
 
     with tempfile.TemporaryDirectory(prefix='coursekit-release-') as tmp:
         course = Path(tmp)
@@ -80,7 +66,7 @@ def _generate_notebooks(source, dest):
         overrides.CourseDirectory.release_directory = 'release'
         overrides.CourseDirectory.db_url = f'sqlite:///{course / "gradebook.db"}'
         config.merge(overrides)
-        with _venv_on_path():
+        with venv_on_path():
             result = NbGraderAPI(config=config).generate_assignment(ASSIGNMENT, force=True, create=True)
         if not result['success']:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('log')}\n{result.get('error')}")

@@ -1,55 +1,53 @@
-"""grade-all: a whole class graded in parallel, resumable, into a CSV and the gradebook.
+"""grade-all on Dask: a class graded on a local cluster, retried, resumed,
+partly regraded, refused by the wrong workers, into files, a CSV and a gradebook.
 
-The mechanics run with a fast fake grader (fake_grade below, in the worker
-processes); one slow test grades real submissions with the real harness.
+The mechanics run a fast fake grade command on real Dask workers
+(tests/fake_grade.py, in place of `python -m autograder grade`); the slow
+tests grade real submissions with the real harness, on a local cluster and
+on a `dask scheduler` with `dask worker`s started as processes.
 """
 import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder import grade_all as ga
+from autograder import cluster, grade_all as ga, intake
+from autograder.fingerprint import grader_fingerprint
 from conftest import REPO, RELEASE, SOLUTIONS
+from postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 ITEMS = ga.rubric_items()
-FAKE = 'test_grade_all:fake_grade'
+MODULES = ga.student_modules()
+FAKE = [sys.executable, str(REPO / 'tests' / 'fake_grade.py')]
 
 
-def fake_grade(folder, *, device=None, workers=None):
-    """A stand-in for the harness: every item scores points * the fraction in
-    scratchnn/FRACTION; 'crash' there raises. Logs each call to $FAKE_GRADER_LOG."""
-    folder = Path(folder)
-    with open(os.environ['FAKE_GRADER_LOG'], 'a') as log:
-        log.write(f"{folder.parent.name if folder.name == ga.ASSIGNMENT else folder.name} {os.getpid()}\n")
-    text = (folder / 'scratchnn' / 'FRACTION').read_text().strip()
-    if text == 'crash':
-        raise RuntimeError('the harness fell over')
-    time.sleep(float(os.environ.get('FAKE_GRADER_SLEEP', '0')))
-    items = {item: {'score': info['points'] * float(text), 'max_score': info['points']}
-             for item, info in ITEMS.items()}
-    tests = [{'name': f'{item} works', 'score': v['score'], 'max_score': v['max_score'],
-              'output': '', 'number': item} for item, v in items.items()]
-    return {'score': sum(v['score'] for v in items.values()), 'max_score': 100.0,
-            'tests': tests, 'items': items, 'sandbox': {'pid': os.getpid()}}
-
-
-def make_student(root, student, fraction, nbgrader_layout=False):
-    """A submission folder whose fake grade is `fraction` of every item."""
+def make_student(root, student, log, nbgrader_layout=False, **settings):
+    """A submission whose fake grade follows settings (see fake_grade.py); its
+    five modules are there, layers.py holding the settings."""
     folder = root / student / ga.ASSIGNMENT if nbgrader_layout else root / student
-    (folder / 'scratchnn').mkdir(parents=True)
-    (folder / 'scratchnn' / 'FRACTION').write_text(str(fraction))
+    package = folder / 'scratchnn'
+    package.mkdir(parents=True, exist_ok=True)
+    settings = {'STUDENT': student, 'LOG': str(log), 'FRACTION': 1.0, **settings}
+    (package / 'layers.py').write_text(''.join(f'{k} = {v!r}\n' for k, v in settings.items()))
+    for module in MODULES:
+        if module != 'layers':
+            (package / f'{module}.py').write_text(f'# {module} of {student}\n')
     return folder
 
 
 def calls(log):
-    """Student ids the fake grader was called for, in order."""
-    return [line.split()[0] for line in Path(log).read_text().splitlines()] if Path(log).exists() else []
+    """[(student, items)] the fake grader was called for, in order."""
+    if not Path(log).exists():
+        return []
+    return [tuple(line.split()[:2]) for line in Path(log).read_text().splitlines()]
 
 
 def read_csv(path):
@@ -57,198 +55,539 @@ def read_csv(path):
         return {row['student']: row for row in csv.DictReader(f)}
 
 
+def results_of(out, student):
+    return json.loads((out / student / 'results.json').read_text())
+
+
+@pytest.fixture(scope='module')
+def client():
+    """A local Dask cluster of two worker processes, as grade-all starts one."""
+    with cluster.connect(workers=2) as dask_client:
+        yield dask_client
+
+
 @pytest.fixture
-def klass(tmp_path, monkeypatch):
-    """A class of four students in both layouts; returns (submissions dir, out dir, log)."""
-    subs = tmp_path / 'submitted'
-    make_student(subs, 'ada', 1.0)
-    make_student(subs, 'bob', 0.5, nbgrader_layout=True)
-    make_student(subs, 'cy', 0.25)
-    make_student(subs, 'dee', 0, nbgrader_layout=True)
-    log = tmp_path / 'calls.log'
-    monkeypatch.setenv('FAKE_GRADER_LOG', str(log))
+def klass(tmp_path):
+    """Four students in both layouts; returns (submissions dir, out dir, log)."""
+    subs, log = tmp_path / 'submitted', tmp_path / 'calls.log'
+    make_student(subs, 'ada', log, FRACTION=1.0)
+    make_student(subs, 'bob', log, nbgrader_layout=True, FRACTION=0.5)
+    make_student(subs, 'cy', log, FRACTION=0.25)
+    make_student(subs, 'dee', log, nbgrader_layout=True, FRACTION=0.0)
     return subs, tmp_path / 'grades', log
 
 
-def run(subs, out, **kwargs):
-    kwargs.setdefault('db', None)
-    return ga.grade_all(subs, out, grader=FAKE, progress=False, **kwargs)
+def run(subs, out, client, **kwargs):
+    kwargs.setdefault('db_url', None)
+    return ga.grade_all(subs, out, client=client, command=FAKE, progress=False, **kwargs)
 
 
-def test_find_submissions_both_layouts(klass):
-    subs, out, _ = klass
-    (subs / '.hidden').mkdir()
-    (subs / 'empty').mkdir()
-    found = {s.student: s for s in ga.find_submissions(subs)}
-    assert sorted(found) == ['ada', 'bob', 'cy', 'dee', 'empty']
-    assert found['ada'].folder == subs / 'ada'
-    assert found['bob'].folder == subs / 'bob' / ga.ASSIGNMENT
-    assert found['empty'].folder is None and 'no scratchnn/' in found['empty'].problem
+# ------------------------------------------------------------ the class folder
+
+def test_every_entry_of_a_class_folder_is_graded_or_listed(tmp_path):
+    subs, log = tmp_path / 'submitted', tmp_path / 'log'
+    make_student(subs, 'ada', log)
+    make_student(subs, 'bob', log, nbgrader_layout=True)
+    make_student(tmp_path / 'zips', 'cy', log)
+    with zipfile.ZipFile(subs / 'cy.zip', 'w') as z:                 # a zip per student
+        for path in (tmp_path / 'zips' / 'cy').rglob('*.py'):
+            z.write(path, path.relative_to(tmp_path / 'zips'))
+    (subs / 'dee').mkdir()                                           # an LMS folder holding one zip
+    shutil.copy(subs / 'cy.zip', subs / 'dee' / 'dee_submission.zip')
+    (subs / 'eve' / 'nn_from_scratch').mkdir(parents=True)           # notebooks only
+    (subs / 'eve' / 'nn_from_scratch' / '01_layers.ipynb').write_text('{}')
+    (subs / 'fay.ipynb').write_text('{}')                            # a lone notebook
+    (subs / 'gus').mkdir()                                           # nothing
+    make_student(subs, 'hal', log)                                   # a folder and a zip
+    shutil.copy(subs / 'cy.zip', subs / 'hal.zip')
+    (subs / 'notes.txt').write_text('to do')
+    (subs / '.DS_Store').write_text('')
+    entries, ignored = intake.scan_class(subs, MODULES)
+    found = {e.student: e for e in entries}
+    assert sorted(found) == ['ada', 'bob', 'cy', 'dee', 'eve', 'fay', 'gus', 'hal']
+    for student in ('ada', 'bob', 'cy', 'dee'):
+        assert sorted(found[student].packed['sources']) == MODULES, student
+        assert b"STUDENT = " in found[student].packed['sources']['layers']
+    assert 'notebooks' in found['eve'].problem and '01_layers.ipynb' in found['eve'].problem
+    assert 'notebook only' in found['fay'].problem
+    assert 'is empty' in found['gus'].problem
+    assert 'hal and hal.zip' in found['hal'].problem and found['hal'].packed is None
+    assert dict(ignored) == {'notes.txt': 'not a student folder, a .zip or a notebook',
+                             '.DS_Store': 'hidden'}
 
 
-def test_parallel_run_writes_results_and_csv(klass, monkeypatch):
+def test_a_packed_submission_unpacks_to_what_the_grader_reads(tmp_path):
+    folder = make_student(tmp_path, 'ada', tmp_path / 'log')
+    (folder / 'scratchnn' / 'optim.py').unlink()
+    os.symlink(SOLUTIONS / 'scratchnn' / 'optim.py', folder / 'scratchnn' / 'optim.py')
+    packed = intake.pack(folder, MODULES)
+    assert 'optim' not in packed['sources'] and 'symbolic link' in packed['problems']['optim']
+    again = intake.pack(intake.unpack(packed, tmp_path / 'copy'), MODULES)
+    assert again['sources'] == {**packed['sources'], 'optim': again['sources']['optim']}
+    # the refused module becomes the module the sandbox would put in its place
+    assert again['sources']['optim'] == f"raise ImportError({packed['problems']['optim']!r})\n".encode()
+    assert intake.digest(packed) != intake.digest(intake.pack(make_student(tmp_path, 'bo', 'x'), MODULES))
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda p: p / 'nowhere', 'nowhere does not exist'),
+    (lambda p: (p / 'empty').mkdir() or p / 'empty', 'holds no student submissions'),
+    (lambda p: written(p / 'a.zip', b'PK'), 'not a folder of student submissions'),
+])
+def test_grade_all_bad_paths_give_one_line_errors(tmp_path, capsys, make, message):
+    assert ga.main([str(make(tmp_path)), '--no-db']) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith('error: ') and err.count('\n') == 1
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda p: p / 'nowhere', 'nowhere does not exist'),
+    (lambda p: written(p / 'x.zip', b'not a zip'), 'not a valid zip'),
+    (lambda p: make_notebook_only(p), 'holds notebooks'),
+    (lambda p: make_class(p), 'looks like a class folder (2 student submissions'),
+])
+def test_grade_bad_paths_give_one_line_errors(tmp_path, capsys, make, message):
+    from autograder.cli import main
+    assert main(['grade', str(make(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith('error: ') and err.count('\n') == 1
+
+
+def written(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def make_notebook_only(root):
+    (root / 'nb' / 'nn_from_scratch').mkdir(parents=True)
+    (root / 'nb' / 'nn_from_scratch' / '02_init.ipynb').write_text('{}')
+    return root / 'nb'
+
+
+def make_class(root):
+    make_student(root / 'class', 'ada', 'x')
+    make_student(root / 'class', 'bob', 'x', nbgrader_layout=True)
+    return root / 'class'
+
+
+# ------------------------------------------------------------ grading on Dask
+
+def test_a_class_graded_on_two_workers(klass, client):
     subs, out, log = klass
-    monkeypatch.setenv('FAKE_GRADER_SLEEP', '0.5')
-    summary = run(subs, out, workers=2)
+    old_umask = os.umask(0o027)
+    try:
+        summary = run(subs, out, client)
+    finally:
+        os.umask(old_umask)
     assert sorted(summary.graded) == ['ada', 'bob', 'cy', 'dee'] and not summary.errors
-    # two worker processes shared the work
-    assert len({json.loads((out / s / 'results.json').read_text())['sandbox']['pid']
-                for s in summary.graded}) == 2
     rows = read_csv(out / 'scores.csv')
     with open(out / 'scores.csv', newline='') as f:
         assert next(csv.reader(f)) == ['student', *ITEMS, 'total', 'error']
     for student, fraction in [('ada', 1.0), ('bob', 0.5), ('cy', 0.25), ('dee', 0.0)]:
-        results = json.loads((out / student / 'results.json').read_text())
+        results = results_of(out, student)
         assert results['items']['fc_net']['score'] == ITEMS['fc_net']['points'] * fraction
-        for item, info in ITEMS.items():
-            assert float(rows[student][item]) == pytest.approx(info['points'] * fraction)
         assert float(rows[student]['total']) == pytest.approx(100 * fraction)
-        assert rows[student]['error'] == ''
+        grading = results['grading']
+        assert grading['fingerprint'] == grader_fingerprint() and grading['attempts'] == 1
+        assert set(grading['items']) == set(ITEMS)
+        assert f'{100 * fraction:g} / 100' in (out / student / 'feedback.html').read_text()
+        for name in ('results.json', 'feedback.html'):        # readable as the umask says
+            assert (out / student / name).stat().st_mode & 0o777 == 0o640
+    assert (out / 'scores.csv').stat().st_mode & 0o777 == 0o640
+    # both workers graded
+    assert len({results_of(out, s)['grading']['worker'] for s in summary.graded}) == 2
+    assert sorted(s for s, _ in calls(log)) == ['ada', 'bob', 'cy', 'dee']
 
 
-def test_default_out_dir_is_next_to_submissions(klass):
-    subs, _, _ = klass
-    summary = run(subs, None)
-    assert summary.csv_path == subs.parent / 'grades' / 'scores.csv'
-    assert (subs.parent / 'grades' / 'ada' / 'results.json').exists()
-
-
-def test_broken_submissions_do_not_stop_the_rest(klass):
+def test_a_failing_student_is_tried_twice_then_recorded_and_the_rest_go_on(klass, client):
     subs, out, log = klass
-    (subs / 'cy' / 'scratchnn' / 'FRACTION').write_text('crash')
-    (subs / 'eve').mkdir()                                  # nothing submitted
-    summary = run(subs, out, workers=2)
+    make_student(subs, 'cy', log, MODE='crash')
+    summary = run(subs, out, client)
     assert sorted(summary.graded) == ['ada', 'bob', 'dee']
-    assert 'the harness fell over' in summary.errors['cy']
-    assert 'no scratchnn/' in summary.errors['eve']
+    assert [s for s, _ in calls(log)].count('cy') == 2
+    assert 'the harness fell over; then GradeFailed' in summary.errors['cy']
+    assert 'the harness fell over' in (out / 'cy' / 'error.txt').read_text()
     rows = read_csv(out / 'scores.csv')
     assert 'the harness fell over' in rows['cy']['error'] and rows['cy']['total'] == ''
-    assert 'the harness fell over' in (out / 'cy' / 'error.txt').read_text()
+
+
+def test_a_worker_killed_mid_grade_costs_a_retry_not_a_student(klass, client):
+    subs, out, log = klass
+    make_student(subs, 'bob', log, nbgrader_layout=True, FRACTION=0.5, MODE='kill-worker-once')
+    summary = run(subs, out, client)
+    assert Path(str(log) + '.killed').exists()              # a worker did die mid-grade
+    assert sorted(summary.graded) == ['ada', 'bob', 'cy', 'dee'] and not summary.errors
+    students = [s for s, _ in calls(log)]
+    assert students.count('bob') == 2 and all(students.count(s) == 1 for s in ('ada', 'cy', 'dee'))
+    assert results_of(out, 'bob')['score'] == 50
+    client.wait_for_workers(2, timeout=60)                   # the nanny brought it back
+
+
+def test_the_client_rejects_results_not_graded_in_the_sandbox(klass, client):
+    from autograder.sandbox import bwrap_status
+    if not bwrap_status()[0]:
+        pytest.skip(f"bubblewrap does not work here ({bwrap_status()[1]}): the sandboxed mode cannot run")
+    subs, out, log = klass
+    make_student(subs, 'cy', log, MODE='unsandboxed')
+    summary = run(subs, out, client, sandbox='bwrap')
+    assert 'not graded in the bubblewrap sandbox' in summary.errors['cy']
+    assert sorted(summary.graded) == ['ada', 'bob', 'dee']
+
+
+@pytest.mark.slow
+def test_a_stopped_client_resumes_with_the_unfinished_students(klass, client):
+    subs, out, log = klass
+    for student in ('cy', 'dee'):
+        make_student(subs, student, log, nbgrader_layout=student == 'dee', MODE='sleep', SLEEP=120)
+    args = [sys.executable, '-m', 'autograder', 'grade-all', str(subs), '--out', str(out),
+            '--workers', '2', '--no-db', '--grade-command', ' '.join(FAKE)]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not all((out / s / 'results.json').exists() for s in ('ada', 'bob')) \
+            or len(calls(log)) < 4:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)                           # the instructor presses Ctrl-C
+    proc.communicate(timeout=60)
     assert not (out / 'cy' / 'results.json').exists()
-    assert float(rows['ada']['total']) == 100
+    for student in ('cy', 'dee'):
+        make_student(subs, student, log, nbgrader_layout=student == 'dee')   # (sleep no more)
+    summary = run(subs, out, client)
+    assert sorted(summary.skipped) == ['ada', 'bob']
+    assert sorted(s for s, _ in calls(log)[4:]) == ['cy', 'dee']
+    assert float(read_csv(out / 'scores.csv')['ada']['total']) == 100
 
 
-def test_exit_status_nonzero_only_when_nothing_graded(klass, tmp_path, capsys):
-    subs, out, _ = klass
-    (subs / 'cy' / 'scratchnn' / 'FRACTION').write_text('crash')
-    assert ga.main([str(subs), '--out', str(out), '--no-db', '--grader', FAKE]) == 0
-    assert 'cy: RuntimeError: the harness fell over' in capsys.readouterr().out
-    broken = tmp_path / 'broken'
-    make_student(broken, 'zed', 'crash')
-    (broken / 'yan').mkdir()
-    assert ga.main([str(broken), '--out', str(tmp_path / 'g2'), '--no-db', '--grader', FAKE]) == 1
-
-
-def test_cli_subcommand(klass, capsys):
-    from autograder.cli import main
+def test_up_to_date_students_are_kept_and_changed_ones_regraded(klass, client):
     subs, out, log = klass
-    assert main(['grade-all', str(subs), '--workers', '2', '--out', str(out), '--no-db', '--grader', FAKE]) == 0
-    printed = capsys.readouterr().out
-    assert 'grading' in printed and 'graded 4' in printed     # the progress bar, the summary
-    assert float(read_csv(out / 'scores.csv')['bob']['total']) == 50
+    run(subs, out, client)
+    assert len(calls(log)) == 4
+    summary = run(subs, out, client)
+    assert sorted(summary.skipped) == ['ada', 'bob', 'cy', 'dee'] and len(calls(log)) == 4
+    make_student(subs, 'cy', log, FRACTION=0.75)             # a late resubmission
+    (out / 'dee' / 'results.json').write_text('{"items": {}}')   # a damaged results file
+    summary = run(subs, out, client)
+    assert sorted(s for s, _ in calls(log)[4:]) == ['cy', 'dee']
+    assert results_of(out, 'cy')['score'] == 75
+    run(subs, out, client, students=['ada'])                 # --students regrades them
+    assert calls(log)[6:] == [('ada', 'all')]
+    run(subs, out, client, force=True)
+    assert sorted(s for s, _ in calls(log)[7:]) == ['ada', 'bob', 'cy', 'dee']
 
 
-def test_resume_skips_finished_students(klass):
+def test_items_regrade_only_those_items_and_merge(klass, client, tmp_path):
     subs, out, log = klass
-    run(subs, out)
-    assert sorted(calls(log)) == ['ada', 'bob', 'cy', 'dee']
-    # a stopped run: one student's results never got written
-    (out / 'cy' / 'results.json').unlink()
-    summary = run(subs, out, workers=2)
-    assert calls(log)[4:] == ['cy']
-    assert sorted(summary.skipped) == ['ada', 'bob', 'dee']
-    assert float(read_csv(out / 'scores.csv')['ada']['total']) == 100   # kept students stay in the CSV
-    # a submission changed after it was graded is graded again
-    later = time.time() + 5
-    os.utime(subs / 'bob' / ga.ASSIGNMENT / 'scratchnn' / 'FRACTION', (later, later))
-    run(subs, out)
-    assert calls(log)[5:] == ['bob']
-    # --force regrades everyone
-    run(subs, out, force=True)
-    assert sorted(calls(log)[6:]) == ['ada', 'bob', 'cy', 'dee']
+    suite = tmp_path / 'suite_version'
+    suite.write_text('1.0')
+    for student in ('ada', 'cy'):
+        make_student(subs, student, log, SCORES=str(suite))
+    run(subs, out, client)
+    before = {s: results_of(out, s) for s in ('ada', 'cy')}
+    suite.write_text('0.5')            # a fixed hidden test now gives half the points
+    run(subs, out, client, items=['sgd', 'adam'], force=True)
+    assert sorted((s, frozenset(i.split(','))) for s, i in calls(log)[4:]) == \
+        [(s, frozenset({'sgd', 'adam'})) for s in ('ada', 'bob', 'cy', 'dee')]
+    for student in ('ada', 'cy'):
+        after = results_of(out, student)
+        for item in ITEMS:
+            expected = ITEMS[item]['points'] * (0.5 if item in ('sgd', 'adam') else 1.0)
+            assert after['items'][item]['score'] == expected, (student, item)
+        assert after['score'] == 100 - (ITEMS['sgd']['points'] + ITEMS['adam']['points']) / 2
+        assert [t['number'] for t in after['tests']] == [t['number'] for t in before[student]['tests']]
+    rows = read_csv(out / 'scores.csv')
+    assert float(rows['ada']['sgd']) == ITEMS['sgd']['points'] / 2
 
 
-def test_incomplete_results_are_regraded(klass):
+def test_which_items_a_run_grades():
+    entry = intake.Entry('ada', Path('ada'), packed={'sources': {'layers': b'x'}, 'problems': {}})
+    digest = intake.digest(entry.packed)
+    items = list(ITEMS)
+    old = {'grading': {'submission': digest, 'items': {i: 'v1' for i in items}}}
+    assert ga.plan(entry, None, items, 'v1', None, False).items is None           # never graded
+    assert ga.plan(entry, old, items, 'v1', None, False) is None                  # up to date
+    assert ga.plan(entry, old, items, 'v2', None, False) is None                  # kept (and noted)
+    assert ga.plan(entry, old, items, 'v1', None, True).items is None             # --force
+    assert ga.plan(entry, old, items, 'v1', ['sgd'], False) is None               # sgd is current
+    assert ga.plan(entry, old, items, 'v2', ['sgd'], False).items == ['sgd']      # the suite changed
+    assert ga.plan(entry, old, items, 'v1', ['sgd'], True).items == ['sgd']
+    changed = {'grading': dict(old['grading'], submission='another')}
+    assert ga.plan(entry, changed, items, 'v1', ['sgd'], False).items is None     # resubmitted: all
+
+
+# ------------------------------------------------------------ refusals
+
+def test_a_worker_with_another_grader_version_refuses(klass, client, monkeypatch):
     subs, out, log = klass
-    run(subs, out)
-    results = json.loads((out / 'ada' / 'results.json').read_text())
-    del results['items']['fc_net']
-    (out / 'ada' / 'results.json').write_text(json.dumps(results))
-    run(subs, out)
-    assert calls(log)[4:] == ['ada']
+    import autograder.fingerprint
+    monkeypatch.setattr(autograder.fingerprint, 'grader_fingerprint', lambda: 'f' * 64)
+    with pytest.raises(ga.GradeAllError, match='no worker can grade'):
+        run(subs, out, client)
+    assert calls(log) == []
+    # and the task itself refuses, should a worker change after the check
+    packed = intake.pack(subs / 'ada', MODULES)
+    with pytest.raises(cluster.WorkerRefused, match='another version of the grader'):
+        cluster.grade_task(packed, fingerprint='f' * 64, require_sandbox=False, command=FAKE)
+    assert calls(log) == []
 
 
-def test_results_written_atomically(tmp_path):
-    path = tmp_path / 'ada' / 'results.json'
-    ga.write_json_atomic(path, {'score': 1})
-    with pytest.raises(TypeError):
-        ga.write_json_atomic(path, {'score': object()})    # fails half-way through
-    assert json.loads(path.read_text()) == {'score': 1}
-    assert [p.name for p in path.parent.iterdir()] == ['results.json']
+def test_a_worker_without_bubblewrap_refuses_on_a_cluster(klass, tmp_path, capsys):
+    from distributed import LocalCluster
+    subs, out, log = klass
+    no_bwrap = tmp_path / 'bin'
+    no_bwrap.mkdir()
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None,
+                      env={'PATH': str(no_bwrap)}) as nobwrap_cluster:
+        address = nobwrap_cluster.scheduler_address
+        with pytest.raises(ga.GradeAllError, match=r'no worker can grade'):
+            ga.grade_all(subs, out, scheduler=address, command=FAKE, progress=False, db_url=None)
+        with pytest.raises(ga.GradeAllError, match='sandbox is required'):
+            ga.grade_all(subs, out, scheduler=address, sandbox='auto', progress=False, db_url=None)
+        from autograder.cli import main
+        assert main(['check-workers', '--scheduler', address]) == 1
+        printed = capsys.readouterr().out
+        assert 'NONE' in printed and 'bubblewrap (bwrap) is not installed' in printed
+        assert grader_fingerprint()[:12] in printed
+    assert calls(log) == []
 
 
-def test_grader_results_missing_an_item_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match='fc_net'):
-        ga.check_results({'items': {i: {'score': 1} for i in ITEMS if i != 'fc_net'}}, ITEMS)
+def test_grade_task_refuses_without_a_sandbox_when_one_is_required(tmp_path, monkeypatch):
+    import autograder.sandbox
+    monkeypatch.setattr(autograder.sandbox, 'bwrap_status', lambda cuda=False: (False, 'no bwrap here'))
+    packed = intake.pack(make_student(tmp_path, 'ada', tmp_path / 'log'), MODULES)
+    with pytest.raises(cluster.WorkerRefused, match='no working sandbox'):
+        cluster.grade_task(packed, fingerprint=grader_fingerprint(), require_sandbox=True, command=FAKE)
+    assert calls(tmp_path / 'log') == []
+    # a worker that could not even load the grader is refused with the reason
+    broken = ModuleNotFoundError("No module named 'autograder'")
+    assert 'cannot run the grader' in cluster.refusal(broken, grader_fingerprint(), False)
+    assert cluster.refusal(cluster.worker_report(), grader_fingerprint(), False) == ''
 
 
-def test_gradebook_records_item_scores(klass, tmp_path):
+def test_grade_task_stops_a_grade_at_its_time_limit(tmp_path):
+    packed = intake.pack(make_student(tmp_path, 'ada', tmp_path / 'log', MODE='sleep', SLEEP=60), MODULES)
+    start = time.monotonic()
+    with pytest.raises(cluster.GradeFailed, match='longer than 2 s'):
+        cluster.grade_task(packed, fingerprint=grader_fingerprint(), require_sandbox=False,
+                           command=FAKE, timeout=2)
+    assert time.monotonic() - start < 30
+    pid = int(Path(tmp_path / 'log').read_text().split()[2])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)                                   # killed, not left behind
+
+
+# ------------------------------------------------------------ the gradebook
+
+def gradebook_rows(url):
+    """{(student, cell): count} of grade rows in the gradebook at url."""
+    import sqlalchemy
+    engine = sqlalchemy.create_engine(url)
+    query = sqlalchemy.text(
+        "SELECT student.id, base_cell.name, COUNT(*) FROM grade "
+        "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+        "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+        "JOIN student ON submitted_assignment.student_id = student.id "
+        "JOIN base_cell ON grade.cell_id = base_cell.id "
+        "GROUP BY student.id, base_cell.name")
+    with engine.connect() as connection:
+        rows = {(s, c): n for s, c, n in connection.execute(query)}
+    engine.dispose()
+    return rows
+
+
+@pytest.fixture(scope='module')
+def course_gradebook(tmp_path_factory):
+    """A SQLite gradebook that knows the assignment (made once: nbgrader records
+    every cell of the five notebooks); tests copy it."""
+    from autograder.gradebook import ensure_assignment
+    path = tmp_path_factory.mktemp('gradebook') / 'gradebook.db'
+    ensure_assignment(f'sqlite:///{path}', ITEMS)
+    return path
+
+
+def fresh_gradebook(course_gradebook, tmp_path):
+    shutil.copy(course_gradebook, tmp_path / 'gradebook.db')
+    return tmp_path / 'gradebook.db'
+
+
+def check_gradebook(url):
+    """record_scores, twice over (as after a retry and a regrade): one row per
+    student and item, holding the latest score."""
     from nbgrader.api import Gradebook
-    subs, out, _ = klass
-    db = tmp_path / 'gradebook.db'
-    run(subs, out, db=db)
-    url = f'sqlite:///{db}'
+    from autograder.gradebook import record_scores
+    results = {s: {'items': {i: {'score': info['points'] * f} for i, info in ITEMS.items()}}
+               for s, f in [('ada', 1.0), ('bob', 0.5)]}
+    record_scores(url, results, ITEMS)
+    results['bob']['items']['sgd']['score'] = 0
+    record_scores(url, results, ITEMS)
+    rows = gradebook_rows(url)
+    assert {(s, i) for s in ('ada', 'bob') for i in ITEMS} <= set(rows)
+    assert set(rows.values()) == {1}
     with Gradebook(url, course_id=ga.COURSE_ID) as gb:
-        assert sorted(s.id for s in gb.students) == ['ada', 'bob', 'cy', 'dee']
-        for student, fraction in [('ada', 1.0), ('bob', 0.5), ('dee', 0.0)]:
-            for item, info in ITEMS.items():
-                grade = gb.find_grade(item, Path(info['notebook']).stem, ga.ASSIGNMENT, student)
-                assert grade.auto_score == pytest.approx(info['points'] * fraction)
-                assert grade.max_score == info['points'] and not grade.needs_manual_grade
-            # hand-graded answers stay for the grader
-            answer = gb.find_grade('q_relu_kink', '01_layers_and_gradient_checking', ga.ASSIGNMENT, student)
-            assert answer.auto_score is None
-        assert gb.find_submission(ga.ASSIGNMENT, 'bob').code_score == pytest.approx(50)
-    # a regrade updates the scores in place
-    (subs / 'ada' / 'scratchnn' / 'FRACTION').write_text('0.5')
-    run(subs, out, db=db)
-    with Gradebook(url, course_id=ga.COURSE_ID) as gb:
-        assert gb.find_submission(ga.ASSIGNMENT, 'ada').code_score == pytest.approx(50)
+        assert sorted(s.id for s in gb.students) == ['ada', 'bob']
+        bob = gb.find_submission(ga.ASSIGNMENT, 'bob')
+        assert bob.code_score == pytest.approx(50 - ITEMS['sgd']['points'] / 2)
+        answer = gb.find_grade('q_relu_kink', '01_layers_and_gradient_checking', ga.ASSIGNMENT, 'ada')
+        assert answer.auto_score is None                   # hand-graded answers stay for the grader
 
 
-def test_gradebook_needs_the_rubric_cells(tmp_path):
+def test_gradebook_on_sqlite_one_row_per_student_and_item(course_gradebook, tmp_path):
+    check_gradebook(f'sqlite:///{fresh_gradebook(course_gradebook, tmp_path)}')
+
+
+@pytest.mark.slow
+def test_gradebook_on_postgresql_one_row_per_student_and_item(postgres_url):
+    check_gradebook(postgres_url)     # from an empty database: nbgrader creates every table
+
+
+@pytest.mark.slow
+def test_nbgrader_and_grade_all_share_a_postgresql_gradebook(postgres_url, tmp_path):
+    """The course's nbgrader (plugin and all) and grade-all on one PostgreSQL
+    gradebook: nbgrader's --db URL is grade-all's --db-url."""
+    from nbgrader.api import Gradebook
+    from test_nbgrader import FAKE_GRADER, make_course, nbgrader, submit
+    course = make_course(tmp_path, [f'import sys; sys.path.insert(0, {str(tmp_path)!r})',
+                                    "c.HarnessGrades.grader = 'fake_harness:grade_submission'",
+                                    f'c.CourseDirectory.db_url = {postgres_url!r}'])
+    (tmp_path / 'fake_harness.py').write_text(FAKE_GRADER.format(rubric=str(ga.RUBRIC)))
+    package = make_student(tmp_path / 'packages', 'ann', tmp_path / 'calls.log') / 'scratchnn'
+    submit(course, 'ann', package)
+    autograde = nbgrader(course, 'autograde', ga.ASSIGNMENT, '--force')
+    assert autograde.returncode == 0, autograde.stderr
+    with Gradebook(postgres_url, course_id=ga.COURSE_ID) as gb:      # the plugin's scores, 2/3
+        assert gb.find_submission(ga.ASSIGNMENT, 'ann').code_score == pytest.approx(200 / 3)
+    status = ga.main([str(course / 'submitted'), '--out', str(tmp_path / 'grades'), '--workers', '1',
+                      '--db-url', postgres_url, '--grade-command', ' '.join(FAKE)])
+    assert status == 0
+    with Gradebook(postgres_url, course_id=ga.COURSE_ID) as gb:      # grade-all's, in place
+        assert gb.find_submission(ga.ASSIGNMENT, 'ann').code_score == pytest.approx(100)
+    rows = gradebook_rows(postgres_url)
+    assert {(s, i) for s in ['ann'] for i in ITEMS} <= set(rows) and set(rows.values()) == {1}
+
+
+def test_gradebook_errors_are_one_line(course_gradebook, tmp_path):
+    from autograder.gradebook import GradebookError, db_url, ensure_assignment, record_scores
+    assert db_url('gb.db') == f'sqlite:///{Path("gb.db").resolve()}'
+    with pytest.raises(GradebookError, match='cannot open the gradebook postgresql://x:\\*\\*\\*@127.0.0.1:9/none'):
+        record_scores('postgresql://x:secret@127.0.0.1:9/none', {}, ITEMS)
     items = dict(ITEMS, not_a_cell={'notebook': '01_layers_and_gradient_checking.ipynb', 'points': 1})
-    with pytest.raises(ValueError, match='not_a_cell'):
-        ga.ensure_assignment(f'sqlite:///{tmp_path / "gb.db"}', items)
+    with pytest.raises(GradebookError, match='not_a_cell'):
+        ensure_assignment(f'sqlite:///{fresh_gradebook(course_gradebook, tmp_path)}', items)
+
+
+def test_cli_exit_status_summary_and_gradebook(klass, course_gradebook, tmp_path, capsys):
+    subs, out, log = klass
+    make_student(subs, 'cy', log, MODE='crash')
+    (subs / 'eve').mkdir()
+    db = fresh_gradebook(course_gradebook, tmp_path)
+    status = ga.main([str(subs), '--out', str(out), '--workers', '1', '--db-url', str(db),
+                      '--grade-command', ' '.join(FAKE)])
+    printed = capsys.readouterr().out
+    assert status == 1
+    assert 'graded 3, kept 0 up to date, failed 2' in printed
+    assert 'cy: NOT GRADED: GradeFailed' in printed and 'eve: NOT GRADED' in printed
+    assert 'grading' in printed                               # the progress bar
+    rows = gradebook_rows(f'sqlite:///{db}')
+    assert {s for s, _ in rows} == {'ada', 'bob', 'dee'}
 
 
 # ------------------------------------------------------------ the real harness
 
-def real_class(root):
-    """Three submissions: the solution, the blank release and one without scratchnn."""
-    ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
-    shutil.copytree(SOLUTIONS / 'scratchnn', root / 'full' / 'scratchnn', ignore=ignore)
-    shutil.copytree(RELEASE / 'scratchnn', root / 'blank' / ga.ASSIGNMENT / 'scratchnn', ignore=ignore)
-    (root / 'nothing').mkdir(parents=True)
+def sample_class(root, students):
+    """The demo's sample students (coursekit.samples) as a class folder."""
+    from coursekit.samples import make_submission
+    for student in students:
+        make_submission(student, RELEASE, SOLUTIONS / 'scratchnn', root / student / ga.ASSIGNMENT)
     return root
 
 
+def grade_alone(folder, out):
+    """`python -m autograder grade` on one folder, started now (a Popen)."""
+    return subprocess.Popen([sys.executable, '-m', 'autograder', 'grade', str(folder), '--json',
+                             str(out), '--quiet'], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def same_scores(results, alone):
+    assert results['items'] == alone['items']
+    assert results['score'] == alone['score']
+    assert [(t['name'], t['score']) for t in results['tests']] == \
+        [(t['name'], t['score']) for t in alone['tests']]
+
+
 @pytest.mark.slow
-def test_cli_grades_a_class_with_the_harness(tmp_path):
-    if not (REPO / 'autograder' / 'harness.py').exists():
-        pytest.fail('autograder/harness.py is not there yet')
-    subs = real_class(tmp_path / 'submitted')
-    out, db = tmp_path / 'grades', tmp_path / 'gradebook.db'
-    proc = subprocess.run([sys.executable, '-m', 'autograder', 'grade-all', str(subs), '--workers', '2',
-                           '--out', str(out), '--db', str(db)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+def test_a_local_cluster_grades_like_grade(tmp_path):
+    subs = sample_class(tmp_path / 'submitted', ['ada', 'cy'])
+    out = tmp_path / 'grades'
+    proc = subprocess.run([sys.executable, '-m', 'autograder', 'grade-all', str(subs), '--workers',
+                           '2', '--out', str(out), '--no-db'], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert 'grading' in proc.stdout        # the progress bar
-    rows = read_csv(out / 'scores.csv')
-    assert float(rows['full']['total']) == 100
-    assert float(rows['blank']['total']) == 0
-    assert 'no scratchnn/' in rows['nothing']['error']
-    from nbgrader.api import Gradebook
-    with Gradebook(f'sqlite:///{db}', course_id=ga.COURSE_ID) as gb:
-        assert gb.find_submission(ga.ASSIGNMENT, 'full').code_score == pytest.approx(100)
-        assert gb.find_submission(ga.ASSIGNMENT, 'blank').code_score == 0
+    alone = {s: grade_alone(subs / s / ga.ASSIGNMENT, tmp_path / f'{s}.json') for s in ('ada', 'cy')}
+    for student, grading in alone.items():
+        assert grading.wait(timeout=900) == 0, grading.stderr.read()
+        same_scores(results_of(out, student), json.loads((tmp_path / f'{student}.json').read_text()))
+    assert results_of(out, 'ada')['score'] == 100 and results_of(out, 'cy')['score'] < 100
+
+
+def dask_process(*args, cwd=REPO, env=None):
+    """`dask scheduler` / `dask worker` as a process of its own."""
+    dask = Path(sys.executable).with_name('dask')
+    return subprocess.Popen([str(dask), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+@pytest.mark.slow
+def test_a_dask_scheduler_and_workers_grade_the_sample_class(tmp_path):
+    from autograder.sandbox import bwrap_status
+    from coursekit.samples import surprises
+    if not bwrap_status()[0]:
+        pytest.skip(f"bubblewrap does not work here ({bwrap_status()[1]}): a cluster refuses to grade")
+    # a second copy of the course whose hidden suites differ: its worker must refuse
+    other = tmp_path / 'other_course'
+    for part in ('autograder', 'assignments', 'solutions'):
+        shutil.copytree(REPO / part, other / part, ignore=shutil.ignore_patterns('__pycache__'))
+    with open(other / 'autograder' / 'suites' / 'test_layers.py', 'a') as f:
+        f.write('\n# an edit on one node only\n')
+    scheduler_file = tmp_path / 'scheduler.json'
+    env = dict(os.environ, PYTHONPATH=str(REPO))      # scheduler and workers load the grader
+    procs = [dask_process('scheduler', '--scheduler-file', str(scheduler_file), '--port', '0',
+                          '--no-dashboard', '--host', '127.0.0.1', env=env)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, 'the dask scheduler did not start'
+            time.sleep(0.2)
+        time.sleep(0.5)
+        address = json.loads(scheduler_file.read_text())['address']
+        worker = ['worker', address, '--nthreads', '1', '--no-dashboard', '--host', '127.0.0.1']
+        procs.append(dask_process(*worker, '--name', 'good', env=env))
+        procs.append(dask_process(*worker, '--name', 'stale', cwd=other,
+                                  env=dict(os.environ, PYTHONPATH=str(other))))
+        from distributed import Client
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        check = subprocess.run([sys.executable, '-m', 'autograder', 'check-workers', '--scheduler',
+                                address], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert check.returncode == 1 and '1 of 2 workers can grade' in check.stdout, check.stdout
+        assert 'another version of the grader' in check.stdout
+        subs = sample_class(tmp_path / 'submitted', ['ada', 'ben', 'cy'])
+        out = tmp_path / 'grades'
+        proc = subprocess.run([sys.executable, '-m', 'autograder', 'grade-all', str(subs),
+                               '--scheduler', address, '--out', str(out), '--no-db'],
+                              cwd=REPO, capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert 'left out: it grades with another version of the grader' in proc.stdout
+        for student in ('ada', 'ben', 'cy'):
+            results = results_of(out, student)
+            assert results['sandbox'] == 'bubblewrap'
+            assert surprises(student, results) == [], student
+            assert results['grading']['worker'] != '' and results['grading']['attempts'] == 1
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
