@@ -216,11 +216,12 @@ class SubmissionGroup:
         except OSError:
             pass
 
-    def kill_all(self, keep=()):
+    def kill_all(self, keep=(), wait=True):
         """SIGKILL every process of the group but those in keep; returns how many.
 
         The group is frozen while the kills are sent, so a process forking in
-        a loop cannot outrun them; then we wait (briefly) for them to be gone."""
+        a loop cannot outrun them; then (wait) we wait briefly for them to be
+        reaped, so that the group's process limit is free for new children."""
         keep, killed = set(keep), set()
         if not self.pids() - keep:
             return 0          # the usual case, before each test: nothing to freeze
@@ -239,7 +240,8 @@ class SubmissionGroup:
             if not victims:
                 break
             time.sleep(0.002)
-        self._wait_reaped()
+        if wait:
+            self._wait_reaped()
         return len(killed)
 
     def _wait_reaped(self, seconds=2.0):
@@ -260,8 +262,9 @@ class SubmissionGroup:
             time.sleep(0.01)
 
     def close(self):
-        """Kill everything in the group and remove it (sub-groups first)."""
-        self.kill_all()
+        """Kill everything in the group and remove it (sub-groups first). No new
+        child will start in it: the processes need not be reaped first."""
+        self.kill_all(wait=False)
         for top in self.dirs.values():
             folders = [Path(f) for f, _, _ in os.walk(top)]
             for folder in reversed(folders):
@@ -272,5 +275,5 @@ class SubmissionGroup:
                     except FileNotFoundError:
                         break
                     except OSError:
-                        self.kill_all()
+                        self.kill_all(wait=False)
                         time.sleep(0.01)

@@ -193,6 +193,10 @@ def _run_suites(paths, plugin):
         root = paths[0] if paths[0].is_dir() else paths[0].parent
         args = [*map(str, paths), '-c', str(ini), '--rootdir', str(root), '-p', 'no:terminal',
                 '-p', 'no:cacheprovider', '-p', 'no:timeout', '-p', 'no:randomly',
+                # per-test log capture and the session-end gc passes cost half a
+                # second and serve no hidden suite
+                '-p', 'no:logging', '-p', 'no:unraisableexception', '-p', 'no:threadexception',
+                '-p', 'no:junitxml', '-p', 'no:doctest', '-p', 'no:pastebin',
                 '--assert=plain', '--import-mode=importlib', '-o', 'python_files=test_*.py',
                 '-W', 'ignore']
         # One thread: the suites' tensors are small, and threads spinning against the
