@@ -308,16 +308,24 @@ def test_published_repository_holds_only_what_students_may_see(published):
 @pytest.mark.slow
 def test_publishing_again_commits_only_a_change(published, tmp_path):
     published = Path(shutil.copytree(published, tmp_path / 'copy', symlinks=True))  # others share it
-    before = commits(published)
+    before = int(commits(published))
     _, commit = publish.publish(published)
-    assert commit is None and commits(published) == before, "nothing changed: no new commit"
-    (published / 'nn_from_scratch' / 'scratchnn' / 'layers.py').write_text('# edited\n')
+    assert commit is None and int(commits(published)) == before, "nothing changed: no new commit"
+    # what is not the course's goes: an edit is undone, a stray file removed
+    layers = published / 'nn_from_scratch' / 'scratchnn' / 'layers.py'
+    layers.write_text('# edited\n')
     (published / 'stray.txt').write_text('not the course')
     _, commit = publish.publish(published)
-    assert commit is not None and int(commits(published)) == int(before) + 1
-    assert 'stray.txt' not in tracked(published) and not (published / 'stray.txt').exists()
-    assert (published / 'nn_from_scratch' / 'scratchnn' / 'layers.py').read_bytes() == \
-        (RELEASE / 'scratchnn' / 'layers.py').read_bytes()
+    assert commit is None and int(commits(published)) == before
+    assert layers.read_bytes() == (RELEASE / 'scratchnn' / 'layers.py').read_bytes()
+    assert not (published / 'stray.txt').exists()
+    # a change of the course is one new commit
+    source = Path(shutil.copytree(SOLUTIONS, tmp_path / 'source', ignore=shutil.ignore_patterns('__pycache__')))
+    data = source / 'scratchnn' / 'data.py'
+    data.write_text(data.read_text() + '\n# a new helper\n')
+    _, commit = publish.publish(published, source=source)
+    assert commit is not None and int(commits(published)) == before + 1
+    assert (published / 'nn_from_scratch' / 'scratchnn' / 'data.py').read_text().endswith('# a new helper\n')
 
 
 def test_publish_refuses_a_folder_that_is_no_student_repository(tmp_path):
