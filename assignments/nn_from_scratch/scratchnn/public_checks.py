@@ -113,6 +113,12 @@ def grad_errors(forward, backward, x, gamma, beta, dout):
             check_gradient(lambda b_: forward(x, gamma, b_)[0], beta, dbeta, dout))
 
 
+def backward_check(what, forward, backward, x, gamma, beta, dout):
+    """Assert that backward's (dx, dgamma, dbeta) match numeric gradients of forward."""
+    for name, error in zip(('dx', 'dgamma', 'dbeta'), grad_errors(forward, backward, x, gamma, beta, dout)):
+        assert error < 1e-7, f"{what}: {name} is wrong (relative error {error:.2e})"
+
+
 def _gradient_step(w, dw, config):
     """A plain gradient step: the update rule of notebook 1, before you write optim.sgd."""
     return w - config.setdefault('learning_rate', 1e-2) * dw, config
@@ -487,28 +493,26 @@ def batchnorm_forward():
     assert torch.allclose(out, expected), f"test mode must use the running statistics: out =\n{out}\nexpected\n{expected}"
 
 
-@public_check
-def batchnorm_backward():
-    """Public check of BatchNorm.backward."""
-    torch.manual_seed(11)
+def batchnorm_backward_check(backward, seed):
+    """BatchNorm's backward (or backward_alt) against numeric gradients on a random batch."""
+    torch.manual_seed(seed)
     x = 3 * torch.randn(6, 4, dtype=torch.float64) - 2
     gamma, beta = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
     dout = torch.randn(6, 4, dtype=torch.float64)
     bn_forward = lambda x_, g_, b_: normalization.BatchNorm.forward(x_, g_, b_, {'mode': 'train'})
-    for name, error in zip(('dx', 'dgamma', 'dbeta'), grad_errors(bn_forward, normalization.BatchNorm.backward, x, gamma, beta, dout)):
-        assert error < 1e-7, f"BatchNorm.backward: {name} is wrong (relative error {error:.2e})"
+    backward_check(f'BatchNorm.{backward.__name__}', bn_forward, backward, x, gamma, beta, dout)
+
+
+@public_check
+def batchnorm_backward():
+    """Public check of BatchNorm.backward."""
+    batchnorm_backward_check(normalization.BatchNorm.backward, seed=11)
 
 
 @public_check
 def batchnorm_backward_alt():
     """Public check of BatchNorm.backward_alt."""
-    torch.manual_seed(12)
-    x = 3 * torch.randn(6, 4, dtype=torch.float64) - 2
-    gamma, beta = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
-    dout = torch.randn(6, 4, dtype=torch.float64)
-    bn_forward = lambda x_, g_, b_: normalization.BatchNorm.forward(x_, g_, b_, {'mode': 'train'})
-    for name, error in zip(('dx', 'dgamma', 'dbeta'), grad_errors(bn_forward, normalization.BatchNorm.backward_alt, x, gamma, beta, dout)):
-        assert error < 1e-7, f"BatchNorm.backward_alt: {name} is wrong (relative error {error:.2e})"
+    batchnorm_backward_check(normalization.BatchNorm.backward_alt, seed=12)
 
 
 @public_check
@@ -535,8 +539,7 @@ def spatial_batchnorm_backward():
     gamma, beta = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
     dout = torch.randn(2, 3, 3, 4, dtype=torch.float64)
     sbn_forward = lambda x_, g_, b_: normalization.SpatialBatchNorm.forward(x_, g_, b_, {'mode': 'train'})
-    for name, error in zip(('dx', 'dgamma', 'dbeta'), grad_errors(sbn_forward, normalization.SpatialBatchNorm.backward, x, gamma, beta, dout)):
-        assert error < 1e-7, f"SpatialBatchNorm.backward: {name} is wrong (relative error {error:.2e})"
+    backward_check('SpatialBatchNorm.backward', sbn_forward, normalization.SpatialBatchNorm.backward, x, gamma, beta, dout)
 
 
 @public_check
@@ -562,8 +565,7 @@ def layernorm_backward():
     gamma, beta = torch.randn(6, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
     dout = torch.randn(5, 6, dtype=torch.float64)
     ln_forward = lambda x_, g_, b_: normalization.LayerNorm.forward(x_, g_, b_, {})
-    for name, error in zip(('dx', 'dgamma', 'dbeta'), grad_errors(ln_forward, normalization.LayerNorm.backward, x, gamma, beta, dout)):
-        assert error < 1e-7, f"LayerNorm.backward: {name} is wrong (relative error {error:.2e})"
+    backward_check('LayerNorm.backward', ln_forward, normalization.LayerNorm.backward, x, gamma, beta, dout)
 
 
 @public_check
@@ -594,8 +596,7 @@ def groupnorm_backward():
     dout = torch.randn(2, 6, 3, 3, dtype=torch.float64)
     for G in (1, 2, 6):
         gn_forward = lambda x_, g_, b_: normalization.GroupNorm.forward(x_, g_, b_, G, {})
-        for name, error in zip(('dx', 'dgamma', 'dbeta'), grad_errors(gn_forward, normalization.GroupNorm.backward, x, gamma, beta, dout)):
-            assert error < 1e-7, f"GroupNorm.backward with G={G}: {name} is wrong (relative error {error:.2e})"
+        backward_check(f'GroupNorm.backward with G={G}', gn_forward, normalization.GroupNorm.backward, x, gamma, beta, dout)
 
 
 @public_check
