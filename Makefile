@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test test-fast demo release bench clean
+.PHONY: test test-fast demo release publish bench clean
 
 $(INSTALLED): requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test-fast: $(INSTALLED)
 # The student release assignments/nn_from_scratch, generated from solutions/.
 release: $(INSTALLED)
 	$(PY) -m coursekit release
+
+# The student repository, only what students may see, as a new commit in DIR:
+#   make publish DIR=../nn-from-scratch-student
+publish: $(INSTALLED)
+	@test -n "$(DIR)" || { echo "usage: make publish DIR=folder"; exit 2; }
+	$(PY) -m coursekit publish $(DIR)
 
 bench: $(INSTALLED)
 	$(PY) benchmarks/bench_layers.py

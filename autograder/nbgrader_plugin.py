@@ -34,16 +34,20 @@ silent skip would be a wrong grade.
 
 ClearHiddenTests is added to generate_feedback (FEEDBACK_PREPROCESSORS):
 hidden-test regions never reach a feedback page (nbgrader issue #917), should
-any notebook ever hold one.
+any notebook ever hold one. LostPointsFirst puts a summary at the top of each
+notebook's feedback page: its items that lost points first, each with its
+reason and a link to its graded cell (and to the item that caused it), the
+items with full marks folded.
 
 nbgrader_config.py at the repository root installs all this.
 """
 import hashlib
+import json
 import math
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbformat.v4 import new_output
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor, Preprocessor
+from nbformat.v4 import new_markdown_cell, new_output
 from traitlets import Integer, List, Unicode
 
 from nbgrader import utils
@@ -54,7 +58,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from .sandbox import STUDENT_MODULES
 from .submission import PACKAGE, read_folder
 from .grade_all import RESULTS_NAME, write_json_atomic, DEFAULT_GRADER, check_results, load_grader, rubric_items
-from .report import group_tests
+from .report import group_tests, lost_points_html
 
 
 class GradingError(Exception):
@@ -220,8 +224,36 @@ class HarnessGrades(Execute):
         return fill_grade_cells(nb, results), resources
 
 
+class LostPointsFirst(Preprocessor):
+    """generate_feedback: a first cell on each notebook's page listing the
+    notebook's items that lost points, with their reasons and links, before the
+    items with full marks (folded). It reads the results.json that HarnessGrades
+    saved beside the autograded notebooks; without one it adds nothing."""
+
+    def preprocess(self, nb, resources):
+        saved = Path(resources['metadata']['path']) / RESULTS_NAME
+        if not saved.is_file():
+            return nb, resources
+        results = json.loads(saved.read_text())
+        here = [cell.metadata['nbgrader']['grade_id'] for cell in nb.cells if is_autograded(cell)]
+        if not here:
+            return nb, resources
+        notebooks = {item: info['notebook'] for item, info in rubric_items().items()}
+
+        def href(item):  # the graded cell's anchor, on this page or on its notebook's page
+            if item in here or item not in notebooks:
+                return f'#{item}'
+            return f"{Path(notebooks[item]).stem}.html#{item}"
+
+        summary = new_markdown_cell(lost_points_html(results, here, href))
+        summary.metadata['lost_points_first'] = True
+        nb.cells.insert(0, summary)
+        return nb, resources
+
+
 # Autograde's stock autograde_preprocessors with Execute replaced.
 AUTOGRADE_PREPROCESSORS = [HarnessGrades, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-# GenerateFeedback's stock preprocessors with hidden-test regions removed.
-FEEDBACK_PREPROCESSORS = [ClearHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# GenerateFeedback's stock preprocessors with hidden-test regions removed, and
+# the notebook's lost points first.
+FEEDBACK_PREPROCESSORS = [ClearHiddenTests, GetGrades, LostPointsFirst, CSSHTMLHeaderPreprocessor]

@@ -1,11 +1,12 @@
 """Command line of the course kit:
 
-    python -m coursekit release   generate assignments/ from solutions/
-    python -m coursekit demo      the instructor pipeline on sample submissions
+    python -m coursekit release       generate assignments/ from solutions/
+    python -m coursekit publish DIR   write the student repository into DIR
+    python -m coursekit demo          the instructor pipeline on sample submissions
 """
 import sys
 
-COMMANDS = ('release', 'demo')
+COMMANDS = ('release', 'publish', 'demo')
 
 
 def main(argv=None):
@@ -15,6 +16,8 @@ def main(argv=None):
         return 2
     if argv[0] == 'release':
         from .release import main as command
+    elif argv[0] == 'publish':
+        from .publish import main as command
     else:
         from .demo import main as command
     return command(argv[1:])

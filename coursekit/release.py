@@ -12,6 +12,9 @@ One command (`python -m coursekit release`, or `make release`) rebuilds it:
 3. The setup cell of every notebook clones COURSE_REPO in Colab; the release
    writes the current value in, so COURSE_REPO here is the one place to change it.
 
+COURSE_REPO is the students' repository, written by `python -m coursekit
+publish` (coursekit/publish.py), never this one: this one holds the solutions.
+
 The output is deterministic: regenerating gives byte-identical files.
 """
 import argparse
@@ -28,10 +31,12 @@ SOURCE = REPO / 'solutions' / ASSIGNMENT
 RELEASE = REPO / 'assignments' / ASSIGNMENT
 NBGRADER_CONFIG = REPO / 'nbgrader_config.py'
 
-# OWNER/REPO of the course on GitHub: the notebooks' Colab setup cell clones it,
-# and docs/students.md links to its released notebooks through Colab.
-COURSE_REPO = 'scratchnn-course/nn-from-scratch'
-COLAB_URL = 'https://colab.research.google.com/github/{repo}/blob/main/assignments/{assignment}/{name}'
+# The students' repository on GitHub (coursekit/publish.py writes it): the
+# notebooks' Colab setup cell clones it, and the Colab links of README.md and
+# docs/students.md open its notebooks. Change it, then `make release`.
+COURSE_REPO = 'https://github.com/scratchnn-course/nn-from-scratch'
+GITHUB_URL = re.compile(r'https://github\.com/([\w.-]+/[\w.-]+?)(\.git)?')
+COLAB_URL = 'https://colab.research.google.com/github/{owner_repo}/blob/main/{assignment}/{name}'
 
 # Copied into the temporary course: not caches, checkpoints or solver outputs.
 IGNORED = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
@@ -43,9 +48,18 @@ def notebooks(folder=SOURCE):
     return sorted(p.name for p in Path(folder).glob('*.ipynb'))
 
 
+def github_repo(url):
+    """OWNER/REPO of a https://github.com/OWNER/REPO address; ValueError for
+    anything else (Colab opens notebooks from GitHub only)."""
+    match = GITHUB_URL.fullmatch(url)
+    if not match:
+        raise ValueError(f"the course repository must be https://github.com/OWNER/REPO, got {url!r}")
+    return match.group(1)
+
+
 def colab_url(name, repo=COURSE_REPO):
-    """The 'Open in Colab' address of the released notebook `name`."""
-    return COLAB_URL.format(repo=repo, assignment=ASSIGNMENT, name=name)
+    """The 'Open in Colab' address of the notebook `name` in the student repository."""
+    return COLAB_URL.format(owner_repo=github_repo(repo), assignment=ASSIGNMENT, name=name)
 
 
 def _generate_notebooks(source, dest):
@@ -99,10 +113,9 @@ def stub_after_generate(assignment, student, notebooks):
 def _set_course_repo(folder, repo):
     """Write `repo` into the COURSE_REPO line of every notebook's setup cell.
 
-    Edits the notebook's JSON text in place (an OWNER/REPO name holds no
+    Edits the notebook's JSON text in place (a GitHub address holds no
     character JSON escapes), so nothing else in the file changes."""
-    if not re.fullmatch(r'[\w.-]+/[\w.-]+', repo):
-        raise ValueError(f"repo must be OWNER/REPO, got {repo!r}")
+    github_repo(repo)
     for path in sorted(Path(folder).glob('*.ipynb')):
         text = path.read_text()
         found = len(SETUP_REPO_LINE.findall(text))
@@ -139,7 +152,7 @@ def colab_links(names, repo=COURSE_REPO):
     rows = [f"| `{name}` | [Open in Colab]({colab_url(name, repo)}) |" for name in names]
     return '\n'.join([
         f'{LINKS_BEGIN} (written by `python -m coursekit release`; edit COURSE_REPO in coursekit/release.py) -->',
-        f'Course repository: https://github.com/{repo}',
+        f'Student repository: {repo}',
         '',
         '| notebook | open in Colab |',
         '| --- | --- |',
@@ -161,7 +174,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m coursekit release',
                                      description='Generate the student release from solutions/.')
     parser.add_argument('--dest', type=Path, default=RELEASE, help=f'output folder (default {RELEASE})')
-    parser.add_argument('--repo', default=COURSE_REPO, help=f'OWNER/REPO for Colab (default {COURSE_REPO})')
+    parser.add_argument('--repo', default=COURSE_REPO,
+                        help=f'the student repository, for Colab (default {COURSE_REPO})')
     args = parser.parse_args(argv)
     dest = build(args.dest, repo=args.repo)
     print(f'release written to {dest}')

@@ -19,3 +19,13 @@ def demo_course(tmp_path_factory):
     from coursekit import demo
     folder = tmp_path_factory.mktemp('demo') / 'course'
     return folder, demo.run(folder)
+
+
+@pytest.fixture(scope='session')
+def published(tmp_path_factory):
+    """The student repository (`python -m coursekit publish`), published once
+    into a fresh folder: its path."""
+    from coursekit import publish
+    dest, commit = publish.publish(tmp_path_factory.mktemp('published') / 'student')
+    assert commit is not None
+    return dest

@@ -5,6 +5,7 @@ released notebooks up to the first function the student has to write.
 Slow: each test starts a Jupyter kernel. One test per notebook, so that
 `pytest -n` can spread them over workers.
 """
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,21 @@ def execute(path, allow_errors=False):
     return nb, time.perf_counter() - start
 
 
+WIDGET = 'application/vnd.jupyter.widget-view+json'
+
+
+def progress_outputs(nb):
+    """The outputs of a notebook that come from progress bars: text bars
+    ('45%|####  |', carriage returns) and widget bars."""
+    found = []
+    for cell in nb.cells:
+        for output in cell.get('outputs', []):
+            text = output.get('text', '') + str(output.get('data', {}).get('text/plain', ''))
+            if '\r' in text or re.search(r'\d+%\|', text) or WIDGET in output.get('data', {}):
+                found.append(output)
+    return found
+
+
 def is_graded_test(cell):
     meta = cell.metadata.get('nbgrader', {})
     return cell.cell_type == 'code' and meta.get('grade') and not meta.get('solution')
@@ -64,6 +80,8 @@ def test_solution_notebook_runs_clean(name, tmp_path):
         assert not [o for o in streams if o.name == 'stderr'], f"{grade_id} wrote to stderr"
         assert not [o for o in cell.outputs if o.output_type in ('error', 'execute_result')], grade_id
         assert 'OK' in ''.join(o.text for o in streams), f"{grade_id} printed no OK line"
+    # run headless, the notebook's trainings show no progress bar at all
+    assert progress_outputs(nb) == [], f"progress bars in the saved outputs: {progress_outputs(nb)[:3]}"
 
 
 @pytest.mark.slow
@@ -96,3 +114,39 @@ def test_released_notebook_stops_at_first_stub(name, tmp_path):
     module, qualname = first_function(name).split('.', 1)
     assert failure.value.ename == 'NotImplementedError', failure.value
     assert failure.value.evalue == f'Implement {qualname} in scratchnn/{module}.py'
+
+
+class FrontendClient(NotebookClient):
+    """A NotebookClient that, like JupyterLab or Colab, lets the kernel ask for
+    input: the kernel's sign that a person is watching."""
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        kc.allow_stdin = True
+        return kc
+
+
+TRAINING_CELL = """
+import sys; sys.path.insert(0, {package!r})
+import scratchnn
+data = scratchnn.data.load_digits()
+model = scratchnn.FullyConnectedNet([20], input_dim=64, seed=0)
+scratchnn.Solver(model, data, update_rule='sgd', optim_config={{'learning_rate': 0.1}}, num_epochs=3).train()
+print('trained')
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('frontend', [True, False], ids=['jupyter', 'headless'])
+def test_progress_bar_is_one_widget_in_jupyter_and_none_headless(frontend, tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        TRAINING_CELL.format(package=str(SOLUTIONS)))])
+    client = (FrontendClient if frontend else NotebookClient)(
+        nb, kernel_name='python3', timeout=NOTEBOOK_TIMEOUT, resources={'metadata': {'path': str(tmp_path)}})
+    client.execute()
+    outputs = nb.cells[0].outputs
+    streams = ''.join(o.text for o in outputs if o.output_type == 'stream')
+    assert streams == 'trained\n', "no text bar, nothing on stderr"
+    widgets = [o for o in outputs if WIDGET in o.get('data', {})]
+    assert len(widgets) == (1 if frontend else 0), outputs
+    assert len(outputs) == (2 if frontend else 1), outputs

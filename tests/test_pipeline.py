@@ -64,6 +64,12 @@ def test_feedback_page_in_a_browser(demo_course, tmp_path):
     assert f"Total: <b>{results['cy']['score']:g} / 100</b>" in dom
     assert 'softmax_loss' in dom and 'failed' in dom
     assert 'NaN or inf' in dom  # why the no-max-shift softmax failed, in the student's words
+    # first things first: cy's lost items before the folded full marks
+    lost = [item for item, p in results['cy']['items'].items() if p['score'] < p['max_score']]
+    assert 'softmax_loss' in lost and 'linear_forward' not in lost
+    folded = dom.index('<details id="full">')
+    assert all(dom.index(f'<section class="item" id="{item}">') < folded for item in lost)
+    assert dom.index('<section class="item" id="linear_forward">') > folded
     shot = tmp_path / 'feedback.png'
     subprocess.run([*common, f'--screenshot={shot}', '--window-size=1200,1600', page.as_uri()],
                    capture_output=True, timeout=120, check=True)

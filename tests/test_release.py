@@ -1,6 +1,7 @@
-"""The student release (assignments/): fresh, free of solutions, stubs that name
-themselves, graded cells that match the rubric, Colab links that match the
-course repository."""
+"""The student release (assignments/) and the student repository (`coursekit
+publish`): fresh, free of solutions, hidden tests and rubric details, stubs
+that name themselves, graded cells that match the rubric and call their item's
+public check, Colab links that match the student repository."""
 import ast
 import json
 import os
@@ -8,56 +9,41 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import RELEASE, REPO, SOLUTIONS
-from coursekit import release
-from coursekit.blocks import BEGIN, END, find_blocks, stub_source, student_functions
-
-RUBRIC = tomllib.loads((REPO / 'autograder' / 'rubric.toml').read_text())['items']
-NOTEBOOKS = sorted({item['notebook'] for item in RUBRIC.values()})
-# Shorter lines ('cache = x', 'x = cache', 'return dx') also occur in code that
-# is no solution; a leak of real solution code always includes longer lines.
-MIN_LINE = 20
+from coursekit import publish, release
+from coursekit.blocks import BEGIN, student_functions
+from leaks import NOTEBOOKS, RUBRIC, autograder_leaks, release_files, rubric_leaks, solution_leaks
 
 
-def release_files(root=RELEASE):
-    """{relative path: bytes} of every file under root."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob('*'))
-            if p.is_file() and '__pycache__' not in p.parts}
+# The leak checks run on the committed release and on the published student
+# repository (slow: publishing generates the release afresh).
+SHIPPED = [pytest.param(lambda request: RELEASE, id='release'),
+           pytest.param(lambda request: request.getfixturevalue('published'), id='published',
+                        marks=pytest.mark.slow)]
 
 
-def solution_lines():
-    """Non-trivial lines inside the solution blocks of the package and of the
-    notebooks' answer cells."""
-    lines = set()
-    for path in sorted((SOLUTIONS / 'scratchnn').glob('*.py')):
-        source = path.read_text().splitlines()
-        for begin, end, _, _ in find_blocks(path.read_text(), str(path)):
-            lines.update(line.strip() for line in source[begin + 1:end])
-    for name in NOTEBOOKS:
-        for cell in nbformat.read(SOLUTIONS / name, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if BEGIN.match(line):
-                    inside = True
-                elif END.match(line):
-                    inside = False
-                elif inside:
-                    lines.add(line.strip())
-    # The text outside the blocks ships with the release: a docstring may state
-    # what a block computes ('cache = (dropout_param, mask)'), which is no leak.
-    public = '\n'.join(stub_source(p.read_text(), p.name) for p in (SOLUTIONS / 'scratchnn').glob('*.py'))
-    return {line for line in lines
-            if len(line) >= MIN_LINE and not line.startswith('#') and line not in public}
+@pytest.mark.parametrize('shipped', SHIPPED)
+def test_no_solution_code_in_release(shipped, request):
+    leaks = solution_leaks(shipped(request))
+    assert not leaks, f"solution code in what students get: {leaks[:5]}"
 
 
-def release_text():
-    return {path: data.decode() for path, data in release_files().items()}
+@pytest.mark.parametrize('shipped', SHIPPED)
+def test_no_rubric_details_in_release(shipped, request):
+    """The names of the hidden tests (the rubric's per-test points) stay with the grader."""
+    leaks = rubric_leaks(shipped(request))
+    assert not leaks, f"hidden test names in what students get: {leaks[:5]}"
+
+
+@pytest.mark.parametrize('shipped', SHIPPED)
+def test_nothing_from_autograder_in_release(shipped, request):
+    leaks = autograder_leaks(shipped(request))
+    assert not leaks, f"autograder/ leaks into what students get: {leaks[:2]}"
 
 
 def test_committed_release_lists_every_notebook_and_module():
@@ -75,47 +61,6 @@ def test_committed_release_equals_fresh_generation(tmp_path):
     assert sorted(committed) == sorted(regenerated), "run `make release`: the file lists differ"
     stale = [path for path in committed if committed[path] != regenerated[path]]
     assert not stale, f"run `make release`: {stale} differ from a fresh generation"
-
-
-def test_no_solution_code_in_release():
-    lines = solution_lines()
-    assert len(lines) > 50, "the solution-line collector found too little to be meaningful"
-    leaks = [(path, line) for path, text in release_text().items() for line in lines if line in text]
-    assert not leaks, f"solution code in the release: {leaks[:5]}"
-    for path, text in release_text().items():
-        assert 'BEGIN SOLUTION' not in text and 'END SOLUTION' not in text, path
-
-
-def code_lines(text):
-    """The stripped, non-blank lines of a text."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def release_code():
-    """{path: stripped non-blank lines} of the release, notebooks by cell source."""
-    out = {}
-    for path, text in release_text().items():
-        if path.endswith('.ipynb'):
-            text = '\n'.join(cell.source for cell in nbformat.reads(text, as_version=4).cells)
-        out[path] = '\n'.join(code_lines(text))
-    return out
-
-
-def test_nothing_from_autograder_in_release():
-    """No autograder file, and no run of three consecutive lines of one (single
-    generic lines like `for dtype in (torch.float32, torch.float64):` may
-    coincide), appears in the release."""
-    sources = [p for p in sorted((REPO / 'autograder').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]
-    assert sources, "autograder/ is empty"
-    released, raw = release_code(), release_files()
-    for source in sources:
-        data = source.read_bytes()
-        assert data not in raw.values(), f"{source} copied into the release"
-        lines = [line for line in code_lines(data.decode(errors='replace')) if not line.startswith('#')]
-        windows = {'\n'.join(lines[i:i + 3]) for i in range(len(lines) - 2)
-                   if max(len(line) for line in lines[i:i + 3]) >= MIN_LINE}
-        leaks = [(path, w) for path, text in released.items() for w in windows if w in text]
-        assert not leaks, f"{source.relative_to(REPO)} leaks into the release: {leaks[:2]}"
 
 
 # Valid arguments for every student function: code before a solution block
@@ -260,21 +205,47 @@ def test_setup_cell_clones_the_course_repo(folder):
         assert re.findall(r"^COURSE_REPO = '([^']*)'", setup, re.MULTILINE) == [release.COURSE_REPO], name
         assert "'google.colab' in sys.modules" in setup and 'get_device()' in setup
         assert '%autoreload 2' in setup and 'sys.path.insert(0, os.getcwd())' in setup
+        # the Colab logic lives in one given module, not in five copies of a long cell
+        assert 'from scratchnn.colab import setup' in setup and len(setup.splitlines()) < 50
+
+
+def test_setup_cells_are_one_cell_in_five_copies():
+    """Every notebook's setup cell is the same up to its own imports."""
+    heads = {name: nbformat.read(SOLUTIONS / name, as_version=4).cells[1].source.split('%autoreload 2')[0]
+             for name in NOTEBOOKS}
+    assert len(set(heads.values())) == 1, "the setup cells differ before their imports"
+
+
+def test_graded_cells_call_their_items_public_check():
+    """One copy of each public check (scratchnn/public_checks.py), called by the
+    item's graded cell and by the self-check: in rubric order, one per item."""
+    from scratchnn.public_checks import CHECKS
+    assert list(CHECKS) == list(RUBRIC), "public_checks.CHECKS must list the rubric's items in order"
+    for name in NOTEBOOKS:
+        for grade_id, _, cell in graded_cells(SOLUTIONS / name):
+            calls = re.findall(r'public_checks\.(\w+)\(', cell.source)
+            assert calls == [grade_id], f"{name}: the graded cell {grade_id} calls {calls}"
+            assert 'assert' not in cell.source, f"{name}: {grade_id} keeps its asserts in public_checks.py"
 
 
 @pytest.mark.parametrize('doc_path', [release.README, release.STUDENTS_DOC], ids=lambda p: p.name)
 def test_docs_link_every_released_notebook(doc_path):
     doc = doc_path.read_text()
     assert release.colab_links(release.notebooks(RELEASE)) in doc, "run `make release` to refresh the links"
+    owner_repo = release.COURSE_REPO.removeprefix('https://github.com/')
     for name in NOTEBOOKS:
-        url = (f'https://colab.research.google.com/github/{release.COURSE_REPO}/blob/main/'
-               f'assignments/nn_from_scratch/{name}')
+        url = f'https://colab.research.google.com/github/{owner_repo}/blob/main/nn_from_scratch/{name}'
         assert url in doc
 
 
-def test_course_repo_must_be_owner_slash_repo(tmp_path):
-    with pytest.raises(ValueError, match='OWNER/REPO'):
-        release._set_course_repo(tmp_path, "evil'; import os")
+@pytest.mark.parametrize('bad', ["https://github.com/a/b'; import os", 'scratchnn-course/nn-from-scratch',
+                                 'https://gitlab.com/a/b', 'https://github.com/a'])
+def test_course_repo_must_be_a_github_address(tmp_path, bad):
+    (tmp_path / 'x.ipynb').write_text("COURSE_REPO = 'https://github.com/a/b'")
+    with pytest.raises(ValueError, match='https://github.com/OWNER/REPO'):
+        release._set_course_repo(tmp_path, bad)
+    with pytest.raises(ValueError, match='https://github.com/OWNER/REPO'):
+        release.colab_url('x.ipynb', bad)
 
 
 def test_build_rejects_a_folder_without_the_package(tmp_path):
@@ -303,3 +274,77 @@ def test_stock_nbgrader_generate_assignment_ships_no_solutions(tmp_path):
     solution = (SOLUTIONS / 'scratchnn' / 'layers.py').read_text()
     assert 'out = x.reshape(x.shape[0], -1) @ w + b' in solution
     assert 'out = x.reshape(x.shape[0], -1) @ w + b' not in (released / 'layers.py').read_text()
+
+
+# ------------------------------------------------------------ the student repository
+
+def tracked(folder):
+    return subprocess.run(['git', '-C', str(folder), 'ls-files'], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def commits(folder):
+    return subprocess.run(['git', '-C', str(folder), 'rev-list', '--count', 'HEAD'], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+@pytest.mark.slow
+def test_published_repository_holds_only_what_students_may_see(published):
+    files = tracked(published)
+    release_part = sorted(f'nn_from_scratch/{path}' for path in release_files(RELEASE))
+    assert sorted(f for f in files if f.startswith('nn_from_scratch/')) == release_part
+    assert sorted(f for f in files if not f.startswith('nn_from_scratch/')) == \
+        ['.gitignore', 'README.md', 'constraints.txt', 'docs/companion-api.md', 'requirements.txt']
+    # generated afresh from solutions/, it equals the committed release
+    for path in release_files(RELEASE):
+        assert (published / 'nn_from_scratch' / path).read_bytes() == (RELEASE / path).read_bytes(), path
+    readme = (published / 'README.md').read_text()
+    assert release.colab_links(NOTEBOOKS) in readme
+    for given in ('data.py', 'check.py', 'public_checks.py', 'colab.py'):
+        assert f'nn_from_scratch/scratchnn/{given}' in files
+    assert not any(part in f for f in files for part in ('solutions/', 'autograder', 'rubric'))
+
+
+@pytest.mark.slow
+def test_publishing_again_commits_only_a_change(published, tmp_path):
+    published = Path(shutil.copytree(published, tmp_path / 'copy', symlinks=True))  # others share it
+    before = int(commits(published))
+    _, commit = publish.publish(published)
+    assert commit is None and int(commits(published)) == before, "nothing changed: no new commit"
+    # what is not the course's goes: an edit is undone, a stray file removed
+    layers = published / 'nn_from_scratch' / 'scratchnn' / 'layers.py'
+    layers.write_text('# edited\n')
+    (published / 'stray.txt').write_text('not the course')
+    _, commit = publish.publish(published)
+    assert commit is None and int(commits(published)) == before
+    assert layers.read_bytes() == (RELEASE / 'scratchnn' / 'layers.py').read_bytes()
+    assert not (published / 'stray.txt').exists()
+    # a change of the course is one new commit
+    source = Path(shutil.copytree(SOLUTIONS, tmp_path / 'source', ignore=shutil.ignore_patterns('__pycache__')))
+    data = source / 'scratchnn' / 'data.py'
+    data.write_text(data.read_text() + '\n# a new helper\n')
+    _, commit = publish.publish(published, source=source)
+    assert commit is not None and int(commits(published)) == before + 1
+    assert (published / 'nn_from_scratch' / 'scratchnn' / 'data.py').read_text().endswith('# a new helper\n')
+
+
+def test_publish_refuses_a_folder_that_is_no_student_repository(tmp_path):
+    with pytest.raises(publish.PublishError, match='private'):
+        publish.check_destination(REPO)
+    with pytest.raises(publish.PublishError, match='private'):
+        publish.check_destination(REPO.parent)
+    busy = tmp_path / 'busy'
+    busy.mkdir()
+    (busy / 'notes.txt').write_text('mine')
+    with pytest.raises(publish.PublishError, match='not empty and not a git repository'):
+        publish.check_destination(busy)
+    subprocess.run(['git', 'init', '--quiet', str(busy)], check=True)
+    (busy / 'solutions').mkdir()
+    (busy / 'solutions' / 'x.py').write_text('secret = 1\n')
+    subprocess.run(['git', '-C', str(busy), 'add', '--all'], check=True)
+    with pytest.raises(publish.PublishError, match='solutions/x.py'):
+        publish.check_destination(busy)
+    assert (busy / 'notes.txt').exists() and (busy / 'solutions' / 'x.py').exists(), "nothing was removed"
+    publish.check_destination(tmp_path / 'new')        # absent: fine
+    (tmp_path / 'empty').mkdir()
+    publish.check_destination(tmp_path / 'empty')      # empty: fine

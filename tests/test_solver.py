@@ -1,5 +1,8 @@
 """scratchnn.solver.Solver: histories, lr_decay, best-params checkpointing,
 quiet output, device selection."""
+import sys
+import types
+
 import pytest
 import torch
 
@@ -177,3 +180,41 @@ def test_update_rule_may_be_a_function():
         return w - 0.1 * dw, config
     small_solver(update_rule=rule, num_epochs=1).train()
     assert len(seen) == 4 * 4  # 4 iterations x 4 params
+
+
+def test_num_iterations_trains_exactly_that_many_steps():
+    """Equal steps for every batch size: 40 examples, batch 10, 7 updates is one
+    epoch and a bit; the accuracies are also checked after the last update."""
+    solver = small_solver(num_iterations=7).train()
+    assert len(solver.loss_history) == 7
+    assert len(solver.val_acc_history) == 2 and solver.epoch == 2
+    solver = small_solver(num_iterations=3, batch_size=2).train()   # less than one epoch
+    assert len(solver.loss_history) == 3 and len(solver.val_acc_history) == 1
+    with pytest.raises(ValueError, match='num_iterations'):
+        small_solver(num_iterations=0)
+
+
+class FakeShell:
+    def __init__(self, allow_stdin):
+        self.kernel = type('Kernel', (), {'_allow_stdin': allow_stdin})()
+
+
+@pytest.mark.parametrize('allow_stdin', [True, False])
+def test_progress_shows_where_a_person_watches(monkeypatch, allow_stdin):
+    """In a Jupyter kernel: a frontend lets the kernel ask for input; nbclient,
+    nbconvert and nbgrader do not, and get no progress bar."""
+    from scratchnn import solver
+    ipython = types.ModuleType('IPython')
+    ipython.get_ipython = lambda: FakeShell(allow_stdin)
+    monkeypatch.setitem(sys.modules, 'IPython', ipython)
+    monkeypatch.delitem(sys.modules, 'google.colab', raising=False)
+    assert solver.interactive() is allow_stdin
+    monkeypatch.setitem(sys.modules, 'google.colab', types.ModuleType('google.colab'))
+    assert solver.interactive() is True
+
+
+def test_no_progress_bar_by_default_when_output_is_not_a_terminal(capfd, monkeypatch):
+    monkeypatch.delitem(sys.modules, 'IPython', raising=False)
+    small_solver(progress=None).train()
+    out, err = capfd.readouterr()
+    assert out == '' and err == ''

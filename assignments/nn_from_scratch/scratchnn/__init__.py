@@ -2,7 +2,9 @@
 
 The contract (every name, signature and default) is docs/companion-api.md.
 Student-written: layers, dropout, normalization, init, optim.
-Given whole: gradcheck, data, solver, conv, device.
+Given whole: gradcheck, data, solver, conv, device; public_checks (the graded
+cells' checks), check (the self-check, `python -m scratchnn.check`) and colab
+(the setup cell's helper in Google Colab).
 """
 from . import conv, data, device, dropout, gradcheck, init, layers, normalization, optim, solver
 from .conv import Conv, MaxPool

@@ -16,9 +16,9 @@ Example:
 """
 import copy
 import sys
+import warnings
 
 import torch
-from tqdm.std import tqdm
 
 from . import optim
 from .device import get_device, to_device
@@ -31,9 +31,9 @@ STATE_ATTRS = ('bn_params',)
 class Solver:
 
     def __init__(self, model, data, update_rule='sgd', optim_config=None, lr_decay=1.0,
-                 batch_size=100, num_epochs=10, num_train_samples=1000,
+                 batch_size=100, num_epochs=10, num_iterations=None, num_train_samples=1000,
                  num_val_samples=None, checkpoint_name=None, print_every=0,
-                 progress=True, device=None, seed=None):
+                 progress=None, device=None, seed=None):
         """
         Inputs:
         - model: see the module docstring
@@ -41,15 +41,21 @@ class Solver:
         - update_rule: name of a rule in scratchnn.optim, or a rule itself
         - optim_config: hyperparameters, copied into one config per parameter
         - lr_decay: learning_rate is multiplied by this after every epoch
-        - batch_size, num_epochs: of the mini-batch loop
+        - batch_size, num_epochs: of the mini-batch loop; an epoch is
+          N_train // batch_size updates
+        - num_iterations: if given, train for exactly this many updates
+          instead of num_epochs epochs (the accuracies are also checked after
+          the last update), e.g. to compare batch sizes at equal steps
         - num_train_samples, num_val_samples: how many examples the
           accuracy checks after each epoch use (None: all)
         - checkpoint_name: if given, the best parameters are also saved to
           '<checkpoint_name>.pt' whenever the validation accuracy improves, as
           {'params', 'state' (running statistics), 'epoch', 'val_acc'}
         - print_every: print the loss every this many iterations (0: never)
-        - progress: show a progress bar (on stdout: stderr would fail
-          nbgrader cells)
+        - progress: show a progress bar: None (default) where a person
+          watches (see interactive()), True always, False never. In Jupyter
+          it is one line that updates itself; it never goes to stderr
+          (that would fail nbgrader cells)
         - device: None/'auto' (CUDA when present, else CPU) or a named device;
           the model's tensors and the data are moved there
         - seed: seeds the order of the mini-batches
@@ -74,6 +80,9 @@ class Solver:
         self.lr_decay = lr_decay
         self.batch_size = batch_size
         self.num_epochs = num_epochs
+        if num_iterations is not None and num_iterations < 1:
+            raise ValueError(f"num_iterations must be at least 1, got {num_iterations}")
+        self.num_iterations = num_iterations
         self.num_train_samples = num_train_samples
         self.num_val_samples = num_val_samples
         self.checkpoint_name = checkpoint_name
@@ -141,15 +150,15 @@ class Solver:
         accuracy), and the running statistics of that epoch, into the model."""
         N = self.X_train.shape[0]
         per_epoch = max(N // self.batch_size, 1)
-        bar = tqdm(total=self.num_epochs * per_epoch, disable=not self.progress,
-                   file=sys.stdout, desc='train', leave=True)
-        for t in range(self.num_epochs * per_epoch):
+        total = self.num_iterations or self.num_epochs * per_epoch
+        bar = progress_bar(total, self.progress)
+        for t in range(total):
             batch = torch.randint(N, (self.batch_size,), generator=self.generator).to(self.device)
             self._step(batch)
             bar.update(1)
             if self.print_every and t % self.print_every == 0:
                 bar.write(f"(Iteration {t + 1}) loss: {self.loss_history[-1]:.4f}", file=sys.stdout)
-            if (t + 1) % per_epoch == 0:
+            if (t + 1) % per_epoch == 0 or t + 1 == total:
                 train_acc, val_acc = self._end_of_epoch()
                 bar.set_postfix(epoch=self.epoch, loss=f"{self.loss_history[-1]:.3f}",
                                 train=f"{train_acc:.3f}", val=f"{val_acc:.3f}")
@@ -159,3 +168,33 @@ class Solver:
             for name, value in self.best_state.items():
                 setattr(self.model, name, copy.deepcopy(value))
         return self
+
+
+def interactive():
+    """Whether a person watches this process's output as it comes.
+
+    True in a Jupyter frontend (JupyterLab, Notebook, Colab, VS Code: they
+    let the kernel ask for input) and in a terminal. False where notebooks run
+    headless, as nbclient, nbconvert --execute and nbgrader do (they refuse
+    input requests), and where stdout is a pipe or a file: there a progress
+    bar would only leave hundreds of lines in the saved output.
+    """
+    shell = sys.modules['IPython'].get_ipython() if 'IPython' in sys.modules else None
+    kernel = getattr(shell, 'kernel', None)
+    if kernel is not None:
+        return 'google.colab' in sys.modules or bool(getattr(kernel, '_allow_stdin', False))
+    return sys.stdout.isatty()
+
+
+def progress_bar(total, show=None):
+    """A tqdm bar over `total` steps, on stdout: a one-line widget in Jupyter
+    (tqdm.auto), a text line in a terminal. show: None means interactive()."""
+    if show is None:
+        show = interactive()
+    if not show:
+        from tqdm.std import tqdm
+        return tqdm(total=total, disable=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # tqdm.auto's "experimental" notice goes to stderr
+        from tqdm.auto import tqdm
+    return tqdm(total=total, file=sys.stdout, desc='train', leave=True)

@@ -1,0 +1,127 @@
+"""A student's path through the published student repository, in a fake Colab.
+
+The student repository is published into a temporary folder and pushed to a
+local bare repository; git's `url.<bare>.insteadOf <COURSE_REPO>` (a temporary
+GIT_CONFIG_GLOBAL) makes the notebooks' own clone of COURSE_REPO fetch it, so
+the setup cell runs unchanged. The kernel runs in a folder standing in for
+/content with a fake `google.colab` whose drive.mount links a temporary folder
+that outlives the "runtime". Then: the setup cell as published, the
+self-check cell, a second runtime that finds the student's edit on Drive, and
+a clone that fails with a one-line message.
+"""
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from coursekit import release
+from leaks import autograder_leaks, rubric_leaks, solution_leaks
+
+NOTEBOOK = '01_layers_and_gradient_checking.ipynb'
+FAKE_DRIVE_MODULE = '''
+import os
+
+def mount(mountpoint, force_remount=False):
+    """Colab's drive.mount, faked: mountpoint/MyDrive is the test's Drive folder."""
+    os.makedirs(mountpoint, exist_ok=True)
+    link = os.path.join(mountpoint, 'MyDrive')
+    if not os.path.exists(link):
+        os.symlink(os.environ['FAKE_GOOGLE_DRIVE'], link)
+    print('Mounted at', mountpoint)
+'''
+
+
+@pytest.fixture(scope='module')
+def colab(published, tmp_path_factory):
+    """(environment for kernels: the fake google.colab, git redirected to a bare
+    copy of the student repository, the Drive folder; the Drive folder)."""
+    root = tmp_path_factory.mktemp('colab')
+    remote = root / 'student.git'
+    subprocess.run(['git', 'clone', '--quiet', '--bare', str(published), str(remote)], check=True)
+    fake = root / 'fake_colab'
+    (fake / 'google' / 'colab').mkdir(parents=True)
+    (fake / 'google' / '__init__.py').write_text('')
+    (fake / 'google' / 'colab' / '__init__.py').write_text('')
+    (fake / 'google' / 'colab' / 'drive.py').write_text(FAKE_DRIVE_MODULE)
+    gitconfig = root / 'gitconfig'
+    gitconfig.write_text(f'[url "{remote.as_uri()}"]\n\tinsteadOf = {release.COURSE_REPO}\n')
+    drive = root / 'google-drive'
+    drive.mkdir()
+    env = {'PYTHONPATH': str(fake), 'GIT_CONFIG_GLOBAL': str(gitconfig), 'GIT_CONFIG_NOSYSTEM': '1',
+           'FAKE_GOOGLE_DRIVE': str(drive)}
+    return env, drive
+
+
+def published_cell(published, index):
+    return nbformat.read(published / 'nn_from_scratch' / NOTEBOOK, as_version=4).cells[index].source
+
+
+def run_runtime(content, env, cells, monkeypatch):
+    """Execute `cells` (sources) in a fresh kernel whose current folder is
+    `content` (Colab's /content) and in which google.colab is imported, as in
+    Colab. Returns the executed cells."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    content.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)
+                                         for source in ['import google.colab', *cells]])
+    NotebookClient(nb, kernel_name='python3', timeout=300, allow_errors=True,
+                   resources={'metadata': {'path': str(content)}}).execute()
+    return nb.cells[1:]
+
+
+def stdout(cell):
+    assert not [o for o in cell.outputs if o.output_type == 'error'], cell.outputs
+    assert not [o for o in cell.outputs if o.get('name') == 'stderr'], cell.outputs
+    return ''.join(o.text for o in cell.outputs if o.output_type == 'stream')
+
+
+@pytest.mark.slow
+def test_colab_setup_keeps_the_students_copy_on_drive(published, colab, tmp_path, monkeypatch):
+    env, drive = colab
+    setup, self_check = published_cell(published, 1), published_cell(published, -1)
+    assert 'self_check(notebook=1)' in self_check
+    where = 'import scratchnn, os; print("package:", os.path.dirname(scratchnn.__file__))'
+    cells = run_runtime(tmp_path / 'runtime1', env, [setup, where, self_check], monkeypatch)
+    out = stdout(cells[0])
+    mounted = str(tmp_path / 'runtime1' / 'drive')
+    assert f'Mounted at {mounted}' in out
+    assert ('Working in Google Drive, MyDrive/nn_from_scratch (copied from the course just now): '
+            'your edits there survive the runtime.') in out
+    package = Path(stdout(cells[1]).strip().removeprefix('package: '))
+    assert package.resolve() == (drive / 'nn_from_scratch' / 'scratchnn').resolve(), "the Drive copy is used"
+    check = stdout(cells[2])
+    assert 'linear_forward' in check and 'not implemented yet: Linear.forward in scratchnn/layers.py' in check
+    assert 'Traceback' not in check
+    # the student's clone and Drive copy hold nothing students may not see
+    for folder in (tmp_path / 'runtime1' / 'course', drive / 'nn_from_scratch'):
+        assert (folder / 'scratchnn').is_dir() or (folder / 'nn_from_scratch').is_dir()
+        assert solution_leaks(folder) == [] and autograder_leaks(folder) == [] and rubric_leaks(folder) == []
+
+    # a new runtime: a fresh /content and clone, the same Drive with the student's edit
+    layers = drive / 'nn_from_scratch' / 'scratchnn' / 'layers.py'
+    layers.write_text(layers.read_text() + '\nSTUDENT_EDIT = "kept"\n')
+    edit = 'import scratchnn.layers; print(scratchnn.layers.STUDENT_EDIT)'
+    cells = run_runtime(tmp_path / 'runtime2', env, [setup, edit], monkeypatch)
+    assert 'Working in Google Drive, MyDrive/nn_from_scratch (your copy): ' in stdout(cells[0])
+    assert stdout(cells[1]).strip() == 'kept'
+
+
+@pytest.mark.slow
+def test_a_failed_clone_says_why_in_one_line(published, colab, tmp_path, monkeypatch):
+    env, _ = colab
+    gitconfig = tmp_path / 'gitconfig'
+    gitconfig.write_text(f'[url "{(tmp_path / "missing.git").as_uri()}"]\n\tinsteadOf = {release.COURSE_REPO}\n')
+    cells = run_runtime(tmp_path / 'content', {**env, 'GIT_CONFIG_GLOBAL': str(gitconfig)},
+                        [published_cell(published, 1)], monkeypatch)
+    outputs = cells[0].outputs
+    assert [o.output_type for o in outputs] == ['error'], outputs
+    assert outputs[0].ename == 'SetupFailed'
+    assert len(outputs[0].traceback) == 1, "one line, no traceback"
+    line = outputs[0].traceback[0]
+    assert line.startswith(f'Setup failed: could not clone {release.COURSE_REPO}: ')
+    assert 'missing.git' in line and '\n' not in line
+    assert not (tmp_path / 'content' / 'course').exists()
+
