@@ -7,6 +7,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+# Test processes (pytest-xdist): CI has 2 cores; many tests wait on sandboxes,
+# kernels and servers, so two processes halve the time even there. A file's
+# tests run in one process: they share module fixtures (one sandbox, the demo
+# course).
+JOBS ?= 2
 INSTALLED := $(VENV)/.installed
 
 .PHONY: test test-fast demo release publish bench clean
@@ -23,11 +28,11 @@ demo: $(INSTALLED)
 
 # Every test, the slow ones included (CI runs this).
 test: $(INSTALLED)
-	$(PY) -m pytest -m "slow or not slow"
+	$(PY) -m pytest -m "slow or not slow" -n $(JOBS) --dist loadfile
 
 # The fast subset, for the edit-test loop.
 test-fast: $(INSTALLED)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS) --dist loadfile
 
 # The student release assignments/nn_from_scratch, generated from solutions/.
 release: $(INSTALLED)

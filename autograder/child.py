@@ -19,7 +19,9 @@ capped log file, so whatever the student's code prints never mixes with
 the replies. Every reply is {'ok': True, 'reply': ...} or {'ok': False,
 'kind': ..., 'message': ...} (a StudentError). Besides the Executor's ops it
 knows '__init__' (which package, its given modules, which reference ids to
-start from) and '__seed__' (reseed every generator, sent before each test).
+start from). A request may carry 'seed': every generator is reseeded from it
+before the request runs (the grader adds it to a child's first request in
+each test).
 
 Before any student code is imported a child is confined: it leads its own
 process group, a seccomp filter lets it signal only itself (seccomp.py), it
@@ -77,9 +79,8 @@ class Server:
         try:
             if op == '__init__':
                 return {'ok': True, 'reply': self.start(message)}
-            if op == '__seed__':
-                _seed(message['seed'])
-                return {'ok': True, 'reply': {}}
+            if 'seed' in message:
+                _seed(message.pop('seed'))
             return {'ok': True, 'reply': self.executor.handle(message)}
         except StudentError as e:
             return {'ok': False, 'kind': e.kind, 'message': str(e)}

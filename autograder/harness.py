@@ -53,7 +53,8 @@ class GradingError(Exception):
 # ---------------------------------------------------------------- rubric
 
 def load_rubric(path=RUBRIC):
-    """{item id: {'points': Fraction, 'functions': [...], 'tests': {name: Fraction} or None}}."""
+    """{item id: {'points': Fraction, 'functions': [...], 'tests': {name: Fraction} or None,
+    'time_budget': seconds or None (sandbox.ITEM_TIME_BUDGET)}}."""
     try:
         with open(path, 'rb') as f:
             raw = tomllib.load(f)['items']
@@ -68,8 +69,11 @@ def load_rubric(path=RUBRIC):
             if sum(tests.values()) != points:
                 raise GradingError(f"rubric: the tests of {item} add up to "
                                    f"{float(sum(tests.values())):g}, not its {float(points):g} points")
+        budget = spec.get('time_budget')
+        if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
+            raise GradingError(f"rubric: the time_budget of {item} must be a positive number of seconds")
         rubric[item] = {'points': points, 'functions': list(spec.get('functions', [])),
-                        'tests': tests}
+                        'tests': tests, 'time_budget': budget}
     return rubric
 
 
@@ -330,7 +334,9 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
         raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
     violations = rules.check_submission(submission, the_rubric)
     device = device or default_device()
-    options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox}
+    options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox,
+               'item_time_budgets': {item: spec['time_budget'] for item, spec in the_rubric.items()
+                                     if spec['time_budget'] is not None}}
     if timeout is not None:
         options['timeout'] = timeout
     if sandbox == 'inprocess':

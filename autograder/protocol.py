@@ -1,7 +1,7 @@
 """What crosses between the grader and the process that runs student code.
 
-Messages are dicts of tensors, numbers, strings, None, torch dtypes and
-devices, and lists, tuples and dicts of those. On the wire (dumps/loads): a table of the tensors
+Messages are dicts of tensors, numbers, strings, None, torch dtypes,
+devices and sizes, and lists, tuples and dicts of those. On the wire (dumps/loads): a table of the tensors
 (dtype, shape, strides, device, raw bytes) and a pickle of the rest in
 which each tensor is a persistent id into that table. Both are read with an
 Unpickler that refuses every global (find_class), so no pickle can name a
@@ -48,9 +48,9 @@ def encode(obj, store, next_id):
 
     store: dict id -> object, filled in place; next_id: callable giving fresh ids.
     """
-    if isinstance(obj, PLAIN):
+    if isinstance(obj, PLAIN) or type(obj) is torch.Size:
         return obj
-    if isinstance(obj, (list, tuple)):
+    if type(obj) in (list, tuple):   # a namedtuple or list subclass stays in the child
         return type(obj)(encode(v, store, next_id) for v in obj)
     if isinstance(obj, dict) and all(isinstance(k, (str, int)) for k in obj):
         return {k: encode(v, store, next_id) for k, v in obj.items()}
@@ -155,6 +155,8 @@ class _Pickler(pickle.Pickler):
             return ('dtype', str(obj))
         if isinstance(obj, torch.device):
             return ('device', str(obj))
+        if type(obj) is torch.Size:      # x.shape in a cache
+            return ('size', ','.join(map(str, obj)))
         if not isinstance(obj, torch.Tensor):
             return None
         if id(obj) not in self._index:
@@ -244,6 +246,8 @@ class _Unpickler(pickle.Unpickler):
                 return DTYPES[value]
             if kind == 'device':
                 return torch.device(value)
+            if kind == 'size' and type(value) is str:
+                return torch.Size(int(v) for v in value.split(',') if v)
         if type(pid) is not int or not 0 <= pid < len(self.table):
             raise pickle.UnpicklingError("bad tensor reference")
         return self.table[pid]

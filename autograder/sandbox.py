@@ -32,8 +32,8 @@ files in tmpfs and memfd included), the number of processes and CPU time;
 before each test, every process of the group that is not a child we
 started (a background process left by student code) is killed from here.
 
-Time: every request counts against its item's budget (ITEM_TIME_BUDGET)
-and the submission's (SUBMISSION_TIME_BUDGET), whether it times out or
+Time: every request counts against its item's budget (ITEM_TIME_BUDGET,
+or the item's own in item_time_budgets) and the submission's (SUBMISSION_TIME_BUDGET), whether it times out or
 not; once one is spent, further requests fail at once, saying so.
 
 Replies are bounded before the grader uses them (protocol.bound): their
@@ -92,8 +92,10 @@ START_TIMEOUT = 120.0      # seconds for a child to import torch and say ready
 # Wall-clock seconds that all requests of one item, and of one submission,
 # may take together (every request counts, not only those that time out):
 # past them, further requests fail at once. A slow or hanging function costs
-# its item's points, never the class's grading time.
-ITEM_TIME_BUDGET = 120.0
+# its item's points, never the class's grading time. The reference needs
+# under 0.4 s for any item: 30 s leaves room for code 50 times slower; items
+# that train take more (the rubric's time_budget).
+ITEM_TIME_BUDGET = 30.0
 SUBMISSION_TIME_BUDGET = 300.0
 MEMORY_BYTES = 4 << 30     # address space (or data) limit per child
 OUTPUT_BYTES = 16 << 20    # largest file a child may write (its log included)
@@ -624,13 +626,15 @@ class SandboxedStudent(Student):
     CUDA access. timeout: default wall-clock seconds per call.
     spares: children kept starting ahead of need (0: on demand).
     time_budget: wall-clock seconds all requests together may take.
+    item_time_budgets: {item: seconds} for items whose requests may take
+    longer (or shorter) in all than ITEM_TIME_BUDGET.
     start: 'fork' (children forked from one preloaded Zygote per submission)
     or 'exec' (a fresh Python per child, started `spares` ahead; slower).
     """
 
     def __init__(self, submission, *, sandbox='auto', device=None, timeout=CALL_TIMEOUT,
                  memory_bytes=MEMORY_BYTES, spares=1,
-                 time_budget=SUBMISSION_TIME_BUDGET, start='fork'):
+                 time_budget=SUBMISSION_TIME_BUDGET, item_time_budgets=None, start='fork'):
         if start not in ('fork', 'exec'):
             raise ValueError(f"start must be 'fork' or 'exec', not {start!r}")
         if sandbox not in ('auto', 'bwrap', 'strict', 'none'):
@@ -639,6 +643,7 @@ class SandboxedStudent(Student):
             submission = read_submission(submission, STUDENT_MODULES)
         self.device, self.default_timeout = device, timeout
         self.memory_bytes, self.time_budget = memory_bytes, time_budget
+        self.item_time_budgets = dict(item_time_budgets or {})
         self.spares = spares if start == 'exec' else 0   # a fork takes milliseconds
         cuda = bool(device) and str(device).startswith('cuda')
         works, why = bwrap_status(cuda) if sandbox != 'none' else (False, 'disabled')
@@ -691,7 +696,10 @@ class SandboxedStudent(Student):
     def out_of_time(self):
         """{item: seconds} of the items whose time budget ran out."""
         return {item: spent for item, spent in self._spent.items()
-                if item is not None and spent >= ITEM_TIME_BUDGET}
+                if item is not None and spent >= self._item_budget(item)}
+
+    def _item_budget(self, item):
+        return self.item_time_budgets.get(item, ITEM_TIME_BUDGET)
 
     def _start(self):
         self._serial += 1
@@ -810,18 +818,19 @@ class SandboxedStudent(Student):
 
     def _time_left(self, what):
         """(seconds, which budget) left for a request; raises StudentError when none is."""
-        item_left = ITEM_TIME_BUDGET - self._spent.get(self._item, 0.0)
+        item_budget = self._item_budget(self._item)
+        item_left = item_budget - self._spent.get(self._item, 0.0)
         total_left = self.time_budget - self._spent_total
         if min(item_left, total_left) <= 0:
             whose = (f"this item's calls together ran out of their time budget "
-                     f"({ITEM_TIME_BUDGET:g} s)" if item_left <= 0 else
+                     f"({item_budget:g} s)" if item_left <= 0 else
                      f"the submission's calls together ran out of their time budget "
                      f"({self.time_budget:g} s)")
             error = StudentError('timeout', f"{what} was not run: {whose}")
             error.budget = True
             raise error
         if item_left < total_left:
-            return item_left, f"this item's time budget ({ITEM_TIME_BUDGET:g} s in all)"
+            return item_left, f"this item's time budget ({item_budget:g} s in all)"
         return total_left, f"the submission's time budget ({self.time_budget:g} s in all)"
 
     def _request(self, key, message, timeout, what):
@@ -834,9 +843,9 @@ class SandboxedStudent(Student):
         began = time.monotonic()
         try:
             if serial not in self._seeded:
-                child.request({'op': '__seed__', 'seed': self._seed}, limit)
+                message = dict(message, seed=self._seed)
                 self._seeded.add(serial)
-            envelope = child.request(message, max(0.0, limit - (time.monotonic() - began)))
+            envelope = child.request(message, limit)
         except ChildTimeout:
             self._retire(key)
             if limit < timeout:

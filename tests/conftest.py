@@ -1,4 +1,5 @@
 """Shared test setup: the reference package is importable as `scratchnn`."""
+import os
 import sys
 from pathlib import Path
 
@@ -7,6 +8,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / 'solutions' / 'nn_from_scratch'
 RELEASE = REPO / 'assignments' / 'nn_from_scratch'
+
+# Under `pytest -n N` (make test) N test processes share the cores: torch's
+# thread pools (here and in every kernel, grader and worker the tests start)
+# would fight over them. Set before torch is imported.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    os.environ.setdefault('MKL_NUM_THREADS', '1')
 
 if str(SOLUTIONS) not in sys.path:
     sys.path.insert(0, str(SOLUTIONS))

@@ -1,6 +1,7 @@
 """The leak checks: what students get (the release, the published student
 repository, a student's clone of it) holds no solution code, nothing from
 autograder/ and no rubric detail. Each check returns the leaks it finds."""
+import re
 import tomllib
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from coursekit.blocks import BEGIN, END, find_blocks, stub_source
 RUBRIC = tomllib.loads((REPO / 'autograder' / 'rubric.toml').read_text())['items']
 NOTEBOOKS = sorted({item['notebook'] for item in RUBRIC.values()})
 # Rubric details that only the grader knows: the names of the hidden tests.
-HIDDEN_TESTS = sorted({test for item in RUBRIC.values() for test in item.get('tests', {})})
+HIDDEN_TESTS = sorted({name for path in (REPO / 'autograder' / 'suites').glob('test_*.py')
+                       for name in re.findall(r'^def (test_\w+)', path.read_text(), re.M)})
 # Shorter lines ('cache = x', 'x = cache', 'return dx') also occur in code that
 # is no solution; a leak of real solution code always includes longer lines.
 MIN_LINE = 20
@@ -99,5 +101,6 @@ def autograder_leaks(root):
 
 def rubric_leaks(root):
     """[(path, test)]: names of hidden tests (the rubric's per-test points) under root."""
-    assert len(HIDDEN_TESTS) > 50, "the rubric lists too few hidden tests to be meaningful"
+    in_rubric = {test for item in RUBRIC.values() for test in item.get('tests', {})}
+    assert HIDDEN_TESTS and in_rubric <= set(HIDDEN_TESTS), "the hidden tests were not found"
     return [(path, test) for path, text in release_text(root).items() for test in HIDDEN_TESTS if test in text]

@@ -90,3 +90,16 @@ def test_a_reference_that_fails_on_student_code_is_reported_not_fatal():
 ])
 def test_the_harness_names_the_item_whose_code_raised(message, item, cause):
     assert cause_of(StudentError('exception', message), item, load_rubric()) == cause
+
+
+def test_training_runs_get_their_own_time_budget_and_a_bad_one_is_refused(tmp_path):
+    from autograder.harness import GradingError, RUBRIC
+    from autograder.sandbox import ITEM_TIME_BUDGET
+    rubric = load_rubric()
+    budgets = {item: spec['time_budget'] for item, spec in rubric.items() if spec['time_budget']}
+    assert set(budgets) == {'train_two_layer', 'train_deep_batchnorm'}
+    assert min(budgets.values()) > ITEM_TIME_BUDGET
+    bad = tmp_path / 'rubric.toml'
+    bad.write_text(RUBRIC.read_text().replace('time_budget = 120', 'time_budget = "long"', 1))
+    with pytest.raises(GradingError, match='time_budget of train_two_layer'):
+        load_rubric(bad)

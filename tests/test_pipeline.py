@@ -1,12 +1,18 @@
 """The instructor pipeline end to end (`make demo`), and the feedback page it
 produces, looked at in a real headless browser."""
 import csv
+import json
 import shutil
 import subprocess
+import sys
 
+import nbformat
 import pytest
 
+from autograder.grade_all import ASSIGNMENT
+from conftest import REPO
 from coursekit import demo, samples
+from test_nbgrader import ITEMS, auto_scores, feedback_html, hidden_suite_lines
 
 
 @pytest.mark.slow
@@ -78,3 +84,55 @@ def test_feedback_page_in_a_browser(demo_course, tmp_path):
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     assert pixels[..., :3].std() > 0.05  # text and a table, not an empty page
     shutil.copy(shot, folder / 'feedback-cy.png')  # for a person to look at
+
+
+# ------------------------------------------------------------ the real harness
+
+def cli_grade(folder, out):
+    """Scores from `python -m autograder grade` on a submission folder."""
+    proc = subprocess.run([sys.executable, '-m', 'autograder', 'grade', str(folder), '--json', str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(out.read_text())
+
+
+# The real harness, through the demo pipeline's course (tests/conftest.py;
+# its tests are all in this file, so that `pytest -n --dist loadfile` builds
+# it once):
+# ada wrote the solution, ben handed in the blank release, cy made mistakes
+# and prints debugging output to stderr, eve is hostile.
+
+@pytest.mark.slow
+def test_autograde_scores_match_the_grade_command(demo_course, tmp_path):
+    course, _ = demo_course
+    for student in ('cy',):   # ben's zeros are checked below
+        expected = cli_grade(course / 'submitted' / student / ASSIGNMENT, tmp_path / f'{student}.json')
+        scores = auto_scores(course, student)
+        for item in ITEMS:
+            assert scores[item] == pytest.approx(expected['items'][item]['score'], abs=1e-9), (student, item)
+    full = auto_scores(course, 'ada')
+    assert all(full[item] == ITEMS[item]['points'] for item in ITEMS)
+    assert sum(auto_scores(course, 'ben')[item] for item in ITEMS) == 0
+    # cy's mistakes cost points where they are: her own modules were graded, not the solution's
+    assert auto_scores(course, 'cy')['adam'] < ITEMS['adam']['points']
+
+
+@pytest.mark.slow
+def test_stderr_from_student_code_does_not_zero_a_cell(demo_course):
+    course, _ = demo_course
+    assert "file=_sys.stderr" in (course / 'submitted' / 'cy' / ASSIGNMENT / 'scratchnn' / 'layers.py').read_text()
+    scores = auto_scores(course, 'cy')
+    assert scores['linear_forward'] == ITEMS['linear_forward']['points']
+    for path in (course / 'autograded' / 'cy' / ASSIGNMENT).glob('*.ipynb'):
+        for cell in nbformat.read(path, as_version=4).cells:
+            assert not any(o.get('name') == 'stderr' for o in cell.get('outputs', []))
+
+
+@pytest.mark.slow
+def test_real_feedback_shows_messages_not_hidden_source(demo_course):
+    course, _ = demo_course
+    text = '\n'.join(feedback_html(course, 'cy').values())
+    assert f"adam: {auto_scores(course, 'cy')['adam']:g} / 3 points" in text
+    assert '[FAIL]' in text and '[PASS]' in text
+    leaked = [line for line in hidden_suite_lines() if line in text]
+    assert leaked == []
