@@ -1,6 +1,7 @@
 """Shared test setup: the reference package is importable as `scratchnn`."""
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ RELEASE = REPO / 'assignments' / 'nn_from_scratch'
 if os.environ.get('PYTEST_XDIST_WORKER'):
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     os.environ.setdefault('MKL_NUM_THREADS', '1')
+
+# The grader's disk cache (the digits splits) in a folder of this run, not
+# the user's home; graders the tests start inherit it.
+os.environ.setdefault('SCRATCHNN_GRADER_CACHE', tempfile.mkdtemp(prefix='grader-cache-'))
 
 if str(SOLUTIONS) not in sys.path:
     sys.path.insert(0, str(SOLUTIONS))

@@ -103,3 +103,16 @@ def test_training_runs_get_their_own_time_budget_and_a_bad_one_is_refused(tmp_pa
     bad.write_text(RUBRIC.read_text().replace('time_budget = 120', 'time_budget = "long"', 1))
     with pytest.raises(GradingError, match='time_budget of train_two_layer'):
         load_rubric(bad)
+
+
+def test_digits_come_from_the_disk_cache_and_a_broken_one_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setattr(O, 'CACHE_DIR', tmp_path)
+    fresh = O._cached_digits(0)
+    [cached] = tmp_path.glob('digits-*.pt')
+    assert set(fresh) == {'X_train', 'y_train', 'X_val', 'y_val', 'X_test', 'y_test'}
+    again = O._cached_digits(0)
+    assert all(torch.equal(again[k], fresh[k]) and again[k].dtype == fresh[k].dtype for k in fresh)
+    cached.write_bytes(cached.read_bytes()[:100])      # a partial file: computed again
+    rebuilt = O._cached_digits(0)
+    assert all(torch.equal(rebuilt[k], fresh[k]) for k in fresh)
+    assert O._cached_digits(1)['y_test'].tolist() != fresh['y_test'].tolist()   # another seed, another key
