@@ -1,8 +1,9 @@
 """What crosses between the grader and the process that runs student code.
 
 Messages are dicts of tensors, numbers, strings, None, torch dtypes,
-devices and sizes, and lists, tuples and dicts of those. On the wire (dumps/loads): a table of the tensors
-(dtype, shape, strides, device, raw bytes) and a pickle of the rest in
+devices and sizes, and lists, tuples and dicts of those. On the wire
+(dumps/loads): a table of the tensors (dtype, shape, strides, device, raw
+bytes) and a pickle of the rest in
 which each tensor is a persistent id into that table. Both are read with an
 Unpickler that refuses every global (find_class), so no pickle can name a
 function or class, let alone run code in the grader: only the pickle

@@ -33,8 +33,9 @@ before each test, every process of the group that is not a child we
 started (a background process left by student code) is killed from here.
 
 Time: every request counts against its item's budget (ITEM_TIME_BUDGET,
-or the item's own in item_time_budgets) and the submission's (SUBMISSION_TIME_BUDGET), whether it times out or
-not; once one is spent, further requests fail at once, saying so.
+or the item's own in item_time_budgets) and the submission's
+(SUBMISSION_TIME_BUDGET), whether it times out or not; once one is spent,
+further requests fail at once, saying so.
 
 Replies are bounded before the grader uses them (protocol.bound): their
 bytes, their tensors at full size (expanded views included), their
