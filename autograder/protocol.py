@@ -51,8 +51,12 @@ def encode(obj, store, next_id):
     """
     if isinstance(obj, PLAIN) or type(obj) is torch.Size:
         return obj
-    if type(obj) in (list, tuple):   # a namedtuple or list subclass stays in the child
-        return type(obj)(encode(v, store, next_id) for v in obj)
+    # A namedtuple or list subclass crosses as a plain tuple or list (its
+    # class stays behind with the original, which a reference still names).
+    if isinstance(obj, tuple):
+        return tuple(encode(v, store, next_id) for v in obj)
+    if isinstance(obj, list):
+        return [encode(v, store, next_id) for v in obj]
     if isinstance(obj, dict) and all(isinstance(k, (str, int)) for k in obj):
         return {k: encode(v, store, next_id) for k, v in obj.items()}
     ref_id = next_id()

@@ -50,6 +50,21 @@ CASES.update({
         ("x, w, b = cache\n        dx = (dout @ w.T)", "x, w, b = cache[:3]\n        dx = (dout @ w.T)"),
         ("out = x.clamp(min=0)\n        cache = x", "out = x * (x > 0)\n        cache = [x > 0, x.shape]"),
         ("x = cache\n        dx = dout * (x > 0)", "dx = dout * cache[0]")]}),
+    'named_tuples_for_the_result_and_the_cache': Case({'layers': [
+        Def('Linear.forward', '''
+@staticmethod
+def forward(x, w, b):
+    import collections
+    Cache = collections.namedtuple('Cache', 'x w')
+    Result = collections.namedtuple('Result', 'out cache')
+    return Result(x.reshape(x.shape[0], -1) @ w + b, Cache(x, w))
+'''),
+        Def('Linear.backward', '''
+@staticmethod
+def backward(dout, cache):
+    x2d = cache.x.reshape(cache.x.shape[0], -1)
+    return (dout @ cache.w.T).reshape(cache.x.shape), x2d.T @ dout, dout.sum(dim=0)
+''')]}),
     'linear_relu_written_out': Case({'layers': [
         Def('Linear_ReLU.forward', '''
 @staticmethod
