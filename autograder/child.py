@@ -66,7 +66,7 @@ class Server:
     def start(self, message):
         """Lock student code out of autograd (unless the zygote did), make the Executor."""
         from . import lockdown
-        from .student import Executor
+        from .executor import Executor
         prepare(message['package'], message.get('given_modules', ()),
                 message.get('trusted_modules', ()))
         self.executor = Executor(message['package'], first_id=message['first_id'],

@@ -26,6 +26,7 @@ item in its results.json entry, `"caused_by": "<item id>"`: the suites say so
 inside a function of another item (a stub's NotImplementedError, an error
 located "in Linear.forward").
 """
+import os
 import re
 import tomllib
 from fractions import Fraction
@@ -35,7 +36,7 @@ import pytest
 
 from . import rules
 from .sandbox import SandboxedStudent
-from .student import LocalStudent, StudentError
+from .student import StudentError
 from .submission import SubmissionError, read_submission
 
 HERE = Path(__file__).resolve().parent
@@ -289,7 +290,16 @@ def _check_test_tables(rubric, tests, only_items):
 
 # ---------------------------------------------------------------- the API
 
+# Device files of the GPUs torch can use (NVIDIA, AMD's ROCm, WSL): without
+# any, CUDA cannot be available, and the grader need not import torch to know.
+GPU_DEVICE_FILES = ('/dev/nvidiactl', '/dev/kfd', '/dev/dxg')
+
+
 def default_device():
+    """'cuda' when torch can use a GPU here, else 'cpu'. Imports torch only on
+    a machine with GPU device files: elsewhere the sandbox starts first."""
+    if not any(os.path.exists(path) for path in GPU_DEVICE_FILES):
+        return 'cpu'
     import torch
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
@@ -332,7 +342,6 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
         raise GradingError(str(e)) from None
     if submission.empty:
         raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
-    violations = rules.check_submission(submission, the_rubric)
     device = device or default_device()
     options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox,
                'item_time_budgets': {item: spec['time_budget'] for item, spec in the_rubric.items()
@@ -340,10 +349,13 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     if timeout is not None:
         options['timeout'] = timeout
     if sandbox == 'inprocess':
+        from .executor import LocalStudent
         student = LocalStudent(submission_dir / 'scratchnn')
     else:
         student = SandboxedStudent(submission, **options)
     try:
+        # after the sandbox's start: its zygote imports torch meanwhile
+        violations = rules.check_submission(submission, the_rubric)
         plugin = _Harness(student, device, only_items, the_rubric)
         _run_suites([suites / f for f in suite_files] if suite_files else [suites], plugin)
         output = student.output_excerpt()

@@ -73,7 +73,7 @@ import time
 import zlib
 from pathlib import Path
 
-from . import cgroups, protocol
+from . import cgroups
 from .student import Student, StudentError
 from .submission import Submission, read_submission
 
@@ -86,7 +86,7 @@ TRUSTED_MODULES = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
 # that import no student module (solver imports optim, so it loads later).
 PRELOADED_MODULES = ('_checks', 'device', 'gradcheck', 'conv', 'data')
 STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
-GRADER_FILES = ('protocol.py', 'student.py', 'child.py', 'lockdown.py', 'seccomp.py')
+GRADER_FILES = ('protocol.py', 'student.py', 'executor.py', 'child.py', 'lockdown.py', 'seccomp.py')
 
 CALL_TIMEOUT = 20.0        # seconds per call, getattr, setattr
 START_TIMEOUT = 120.0      # seconds for a child to import torch and say ready
@@ -105,9 +105,9 @@ TMP_BYTES = 64 << 20       # size of the sandbox's private /tmp, and of its /dev
 SUBMISSION_MEMORY_BYTES = 6 << 30
 SUBMISSION_PIDS = 128      # processes and threads
 SUBMISSION_CPUS = 1.0      # cores
-# Replies: bytes on the wire, tensors at full size, values and nesting.
-MAX_REPLY_BYTES = protocol.MAX_TENSOR_BYTES + (16 << 20)
-MAX_REPLY_TENSOR_BYTES = protocol.MAX_TENSOR_BYTES
+# Replies: bytes on the wire beyond their tensors (protocol.MAX_TENSOR_BYTES),
+# values and nesting.
+REPLY_EXTRA_BYTES = 16 << 20
 MAX_REPLY_NODES = 200_000
 MAX_REPLY_DEPTH = 64
 IDS_PER_CHILD = 10 ** 9    # reference ids of child k are k*IDS_PER_CHILD + 1, ...
@@ -333,6 +333,9 @@ class Child:
 
     def request(self, message, timeout):
         """The reply envelope to message; raises ChildTimeout or ChildDied."""
+        # protocol imports torch: at the first message, so that the grader starts
+        # the zygote before it pays for torch itself (harness.grade_submission)
+        from . import protocol
         data = protocol.dumps(message)
         self._send(protocol.HEADER.pack(len(data)) + data, timeout)
         return self._receive(timeout)
@@ -359,15 +362,17 @@ class Child:
 
     def _receive(self, timeout):
         """Read one message, all of it within timeout seconds."""
+        from . import protocol
+        max_bytes = protocol.MAX_TENSOR_BYTES + REPLY_EXTRA_BYTES
         deadline = time.monotonic() + timeout
         left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
         while len(self._buffer) < protocol.HEADER.size:
             self._read_some(left())
         (size,) = protocol.HEADER.unpack(self._buffer[:protocol.HEADER.size])
-        if size > MAX_REPLY_BYTES:
+        if size > max_bytes:
             self.kill()
             raise ChildDied('bad_output', f"sent back {size} bytes, more than the "
-                                          f"limit of {MAX_REPLY_BYTES}")
+                                          f"limit of {max_bytes}")
         end = protocol.HEADER.size + size
         while len(self._buffer) < end:
             self._read_some(left())
@@ -378,7 +383,7 @@ class Child:
             raise ChildDied('bad_output', f"sent back something other than tensors, numbers, "
                                           f"strings and containers of them ({type(e).__name__})")
         try:
-            return protocol.bound(message, max_tensor_bytes=MAX_REPLY_TENSOR_BYTES,
+            return protocol.bound(message, max_tensor_bytes=protocol.MAX_TENSOR_BYTES,
                                   max_nodes=MAX_REPLY_NODES, max_depth=MAX_REPLY_DEPTH)
         except protocol.TooLarge as e:
             self.kill()
@@ -744,6 +749,7 @@ class SandboxedStudent(Student):
 
     def _key(self, message):
         """Which child serves message: the owner of its references, else its module."""
+        from . import protocol
         owners = {i // IDS_PER_CHILD for i in protocol.ref_ids(message)}
         if len(owners) > 1:
             raise StudentError('exception', "values from different student modules were "

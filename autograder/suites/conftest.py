@@ -16,7 +16,7 @@ import os
 import pytest
 
 from autograder.harness import HARNESS_KEY
-from autograder.student import LocalStudent
+from autograder.executor import LocalStudent
 from autograder.suites import checks
 
 
