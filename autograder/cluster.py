@@ -10,9 +10,11 @@ The client (the instructor's process) sends each worker a packed submission
 writes files and the gradebook. On the worker, grade_task checks that the
 worker grades with the client's version of the grader (the fingerprint) and,
 when the sandbox is required, that bubblewrap works there; then it runs
-`python -m autograder grade` on the unpacked modules in its own process,
-killed after a hard wall-clock limit (Dask cannot stop a running task), and
-killed too if the worker dies (so a killed worker leaves nothing running).
+the grader on the unpacked modules in a process of its own, killed after a
+hard wall-clock limit (Dask cannot stop a running task), and killed too if
+the worker dies (so a killed worker leaves nothing running). That process is
+forked from the worker's warm grader (warm.py: torch and the harness loaded
+once per worker), or, with command=, is that grade command started afresh.
 
 Failures come back as exceptions: WorkerRefused (this worker must not
 grade: the client leaves it out and sends the student elsewhere) and
@@ -27,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,10 +118,9 @@ def refusal(report, fingerprint, require_sandbox):
     return ''
 
 
-def grade_command(folder, out, *, items, device, require_sandbox, command=None):
-    """The argument list of one grade: `python -m autograder grade FOLDER --json OUT ...`."""
-    base = list(command) if command else [sys.executable, '-m', 'autograder', 'grade']
-    args = [*base, str(folder), '--json', str(out), '--quiet',
+def grade_arguments(folder, out, *, items, device, require_sandbox):
+    """The arguments of one grade after the command: `FOLDER --json OUT ...`."""
+    args = [str(folder), '--json', str(out), '--quiet',
             '--sandbox', 'bwrap' if require_sandbox else 'auto']
     if items:
         args += ['--items', ','.join(items)]
@@ -194,6 +196,25 @@ def run_limited(args, timeout, cwd, log_dir):
             proc.returncode = -signal.SIGKILL
 
 
+_THREAD = threading.local()   # this thread's WarmGrader
+
+
+def warm_grader(fingerprint, where):
+    """This worker thread's warm grader (warm.py), started on first use and
+    again when it died or loaded another version of the grader than the
+    client's. Raises GradeFailed when even a fresh one has another version."""
+    from .warm import WarmGrader
+    grader = getattr(_THREAD, 'grader', None)
+    if grader is not None and (not grader.alive or grader.fingerprint != fingerprint):
+        grader.close()
+        grader = None
+    if grader is None:
+        grader = _THREAD.grader = WarmGrader()
+    if grader.fingerprint != fingerprint:
+        raise GradeFailed(f"the grader's files changed on {where} while it started")
+    return grader
+
+
 def grade_task(packed, *, fingerprint, require_sandbox, items=None, device=None,
                timeout=DEFAULT_TIMEOUT, command=None):
     """On a worker: grade one packed submission (see intake.pack); returns
@@ -210,9 +231,12 @@ def grade_task(packed, *, fingerprint, require_sandbox, items=None, device=None,
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='grade-task-') as tmp:
         folder, out = unpack(packed, Path(tmp) / 'submission'), Path(tmp) / 'results.json'
-        args = grade_command(folder, out, items=items, device=device,
-                             require_sandbox=require_sandbox, command=command)
-        code, cpu, stderr = run_limited(args, timeout, cwd=REPO, log_dir=tmp)
+        args = grade_arguments(folder, out, items=items, device=device,
+                               require_sandbox=require_sandbox)
+        if command:
+            code, cpu, stderr = run_limited([*command, *args], timeout, cwd=REPO, log_dir=tmp)
+        else:
+            code, cpu, stderr = warm_grader(fingerprint, where).grade(args, timeout, log_dir=tmp)
         if code != 0:
             raise GradeFailed(f"the grade command exited with {code} on {where}: "
                               f"{_last_line(stderr) or 'no message'}")
