@@ -11,7 +11,7 @@ if _COURSE not in sys.path:
     sys.path.insert(0, _COURSE)
 
 from autograder.nbgrader_plugin import AUTOGRADE_PREPROCESSORS, FEEDBACK_PREPROCESSORS  # noqa: E402
-from coursekit.blocks import student_functions  # noqa: E402
+from autograder.blocks import student_functions  # noqa: E402
 
 c.CourseDirectory.root = '.'
 c.CourseDirectory.course_id = 'nn_from_scratch'

@@ -43,12 +43,13 @@ def format_table(results):
 def grade(args):
     """Grade one submission with the harness; print the table, write results.json."""
     from .files import write_json_atomic
-    from .harness import GradingError, RUBRIC, grade_submission, load_rubric, student_modules
+    from .harness import GradingError, grade_submission
     from .intake import NotGradable, resolve_one
+    from .rubric import RubricError, student_modules
     from .sandbox import SandboxError
     try:
-        submission = resolve_one(args.submission, student_modules(load_rubric(RUBRIC)))
-    except (NotGradable, GradingError) as e:
+        submission = resolve_one(args.submission, student_modules())
+    except (NotGradable, RubricError) as e:
         print(f"error: could not grade {args.submission}: {e}", file=sys.stderr)
         return 2
     if not args.quiet:

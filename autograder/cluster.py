@@ -34,10 +34,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from .course import COURSE
 from .fingerprint import grader_fingerprint
 from .intake import unpack
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = COURSE.root
 DEFAULT_TIMEOUT = 1800.0    # seconds for one submission: hanging code costs its items long before
 CONNECT_TIMEOUT = 30.0      # seconds to reach a scheduler
 WORKER_WAIT = 120.0         # seconds to wait for a scheduler's first worker

@@ -43,24 +43,24 @@ import io
 import json
 import os
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import report
+from .course import COURSE
 from .files import write_json_atomic, write_text_atomic
 
+from .rubric import RUBRIC, load_rubric, read_table, student_modules
 from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
-REPO = Path(__file__).resolve().parent.parent
-RUBRIC = Path(__file__).resolve().with_name('rubric.toml')
+REPO = COURSE.root
 RESULTS_NAME, ERROR_NAME, CSV_NAME = 'results.json', 'error.txt', 'scores.csv'
 FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
 ATTEMPTS = 2                     # tries per student before it is recorded as failed
 DEFAULT_GRADER = 'autograder.harness:grade_submission'   # nbgrader_plugin's default grader
 
-__all__ = ['grade_all', 'rubric_items', 'check_results', 'write_json_atomic', 'write_text_atomic']
+__all__ = ['grade_all', 'check_results', 'write_json_atomic', 'write_text_atomic']
 
 
 def default_workers():
@@ -78,18 +78,6 @@ def load_grader(spec):
     if not sep or not module_name or not function_name:
         raise ValueError(f"grader must be 'module:function', got {spec!r}")
     return getattr(importlib.import_module(module_name), function_name)
-
-
-def rubric_items(path=RUBRIC):
-    """{item id: {'notebook', 'functions', 'points'}} in rubric order."""
-    with open(path, 'rb') as f:
-        return tomllib.load(f)['items']
-
-
-def student_modules(rubric=RUBRIC):
-    """The student modules the rubric's items grade (harness.student_modules)."""
-    from .harness import load_rubric, student_modules as modules_of
-    return modules_of(load_rubric(rubric))
 
 
 # -------------------------------------------------------------------- results
@@ -268,8 +256,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
         raise GradeAllError("on a cluster the sandbox is required: --sandbox auto is for local grading only")
     require_sandbox = sandbox == 'bwrap'
     timeout = timeout or cluster.DEFAULT_TIMEOUT
-    modules = student_modules(rubric)
-    rubric = rubric_items(rubric)
+    modules = student_modules(load_rubric(rubric))
+    rubric = read_table(rubric)
     if items is not None:
         unknown = sorted(set(items) - set(rubric))
         if unknown:

@@ -1,7 +1,7 @@
 """Scores into an nbgrader gradebook, on any database nbgrader accepts.
 
     url = db_url('gradebook.db')                 # a path: SQLite; a URL passes through
-    record_scores(url, {student: results}, rubric_items())
+    record_scores(url, {student: results}, rubric.read_table())
 
 Each graded item's score becomes the auto_score of the grade cell of the
 same id, exactly where `nbgrader autograde` would put it, so `nbgrader
@@ -17,12 +17,13 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENT = 'nn_from_scratch'
-COURSE_ID = 'nn_from_scratch'          # c.CourseDirectory.course_id in nbgrader_config.py
-RELEASE = REPO / 'assignments' / ASSIGNMENT
+from .course import COURSE
+
+ASSIGNMENT = COURSE.assignment
+COURSE_ID = COURSE.assignment          # c.CourseDirectory.course_id in nbgrader_config.py
+RELEASE = COURSE.release
 # nbgrader's default with CourseDirectory.root = '.': gradebook.db in the course root
-DEFAULT_DB_URL = f'sqlite:///{REPO / "gradebook.db"}'
+DEFAULT_DB_URL = f'sqlite:///{COURSE.root / "gradebook.db"}'
 
 
 class GradebookError(Exception):

@@ -30,11 +30,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .course import COURSE
 from .files import write_json_atomic
 from .intake import NotGradable, pack, unpack
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+REPO = COURSE.root
 RELEASE_PACKAGE = 'assignments/nn_from_scratch/scratchnn'   # where the trusted modules go
 # What the grader imports (the notebooks, nbgrader and Dask stay out of the image).
 GRADER_REQUIREMENTS = ('torch', 'numpy', 'scikit-learn', 'pytest', 'tqdm')
@@ -155,7 +156,7 @@ def nothing_to_grade(reason):
 
 def run(root, grade_args=()):
     """Grade root/submission into root/results/results.json; returns the exit status."""
-    from .grade_all import student_modules
+    from .rubric import student_modules
     root = Path(root)
     results_path = root / 'results' / 'results.json'
     try:

@@ -28,7 +28,6 @@ located "in Linear.forward").
 """
 import os
 import re
-import tomllib
 from fractions import Fraction
 from pathlib import Path
 
@@ -37,11 +36,11 @@ import pytest
 from . import rules
 from .sandbox import SandboxedStudent
 from .student import StudentError
+from .rubric import RUBRIC, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
 from .submission import SubmissionError, read_submission
 
 HERE = Path(__file__).resolve().parent
 SUITES = HERE / 'suites'
-RUBRIC = HERE / 'rubric.toml'
 HARNESS_KEY = pytest.StashKey()   # config.stash[HARNESS_KEY]: the running _Harness
 MESSAGE_CHARS = 1500
 GENERIC_FAILURE = "a check of your output failed"
@@ -49,38 +48,6 @@ GENERIC_FAILURE = "a check of your output failed"
 
 class GradingError(Exception):
     """The submission could not be graded at all (never raised for bad student code)."""
-
-
-# ---------------------------------------------------------------- rubric
-
-def load_rubric(path=RUBRIC):
-    """{item id: {'points': Fraction, 'functions': [...], 'tests': {name: Fraction} or None,
-    'time_budget': seconds or None (sandbox.ITEM_TIME_BUDGET)}}."""
-    try:
-        with open(path, 'rb') as f:
-            raw = tomllib.load(f)['items']
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as e:
-        raise GradingError(f"cannot read the rubric {path}: {e}") from None
-    rubric = {}
-    for item, spec in raw.items():
-        points = Fraction(str(spec['points']))
-        tests = spec.get('tests')
-        if tests is not None:
-            tests = {name: Fraction(str(p)) for name, p in tests.items()}
-            if sum(tests.values()) != points:
-                raise GradingError(f"rubric: the tests of {item} add up to "
-                                   f"{float(sum(tests.values())):g}, not its {float(points):g} points")
-        budget = spec.get('time_budget')
-        if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
-            raise GradingError(f"rubric: the time_budget of {item} must be a positive number of seconds")
-        rubric[item] = {'points': points, 'functions': list(spec.get('functions', [])),
-                        'tests': tests, 'time_budget': budget}
-    return rubric
-
-
-def student_modules(rubric):
-    """The student modules the rubric's items grade, e.g. ['dropout', 'layers', ...]."""
-    return sorted({f.partition('.')[0] for spec in rubric.values() for f in spec['functions']})
 
 
 # ---------------------------------------------------------------- failure messages
@@ -332,7 +299,10 @@ def grade_submission(submission_dir, *, device=None, workers=None, suites=None, 
     suites = Path(suites) if suites else SUITES
     if not any(suites.glob('test_*.py')):
         raise GradingError(f"no hidden suites (test_*.py) in {suites}")
-    the_rubric = load_rubric(rubric or RUBRIC)
+    try:
+        the_rubric = load_rubric(rubric or RUBRIC)
+    except RubricError as e:
+        raise GradingError(str(e)) from None
     only_items = set(items) if items is not None else None
     if only_items is not None and only_items - set(the_rubric):
         raise GradingError(f"unknown items {sorted(only_items - set(the_rubric))}")

@@ -55,13 +55,13 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     Execute, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
 
-from .sandbox import STUDENT_MODULES
 from .submission import PACKAGE, read_folder
-from .grade_all import RESULTS_NAME, write_json_atomic, DEFAULT_GRADER, check_results, load_grader, rubric_items
+from .grade_all import RESULTS_NAME, write_json_atomic, DEFAULT_GRADER, check_results, load_grader
+from .rubric import read_table, student_modules
 from .report import group_tests, lost_points_html
 
 
-class GradingError(Exception):
+class ResultsDoNotFit(Exception):
     """The harness's results do not fit the notebook: no grade is recorded."""
 
 
@@ -77,10 +77,12 @@ def package_fingerprint(folder):
     return digest.hexdigest()
 
 
-def mirror_submitted_modules(submitted, autograded, modules=STUDENT_MODULES):
+def mirror_submitted_modules(submitted, autograded, modules=None):
     """Make autograded/scratchnn's student modules what submitted/ really holds,
     read without following links; a refused module raises ImportError saying why.
+    modules: the student modules (None: those the rubric grades).
     Returns {module: reason} of the refused ones."""
+    modules = student_modules() if modules is None else modules
     sub = read_folder(submitted, modules)
     package = Path(autograded) / PACKAGE
     refused = {}
@@ -124,9 +126,9 @@ def submission_results(folder, grade, **options):
         results = grade(Path(folder).resolve(), **options)
         try:
             # before any notebook's grades are saved: all of them or none
-            check_results(results, rubric_items())
+            check_results(results, read_table())
         except ValueError as e:
-            raise GradingError(f"the harness's results are incomplete: {e}") from None
+            raise ResultsDoNotFit(f"the harness's results are incomplete: {e}") from None
         # Kept beside the autograded submission (instructor side) for
         # feedback pages; it replaces any results.json the student planted.
         write_json_atomic(Path(folder) / RESULTS_NAME, results)
@@ -144,14 +146,14 @@ def item_score(results, item_id, points):
     """The score of item_id, checked against the cell's points, in [0, points]."""
     items = results.get('items') or {}
     if item_id not in items:
-        raise GradingError(f"the harness's results have no item {item_id!r} "
+        raise ResultsDoNotFit(f"the harness's results have no item {item_id!r} "
                            f"(items: {', '.join(sorted(items)) or 'none'})")
     score, max_score = float(items[item_id]['score']), float(items[item_id]['max_score'])
     if not math.isclose(max_score, points):
-        raise GradingError(f"item {item_id!r} is worth {max_score:g} in the rubric "
+        raise ResultsDoNotFit(f"item {item_id!r} is worth {max_score:g} in the rubric "
                            f"but its graded cell is worth {points:g}")
     if not math.isfinite(score):
-        raise GradingError(f"item {item_id!r} has score {score!r}")
+        raise ResultsDoNotFit(f"item {item_id!r} has score {score!r}")
     # nbgrader rejects partial credit above the cell's points
     return min(max(score, 0.0), points)
 
@@ -238,7 +240,7 @@ class LostPointsFirst(Preprocessor):
         here = [cell.metadata['nbgrader']['grade_id'] for cell in nb.cells if is_autograded(cell)]
         if not here:
             return nb, resources
-        notebooks = {item: info['notebook'] for item, info in rubric_items().items()}
+        notebooks = {item: info['notebook'] for item, info in read_table().items()}
 
         def href(item):  # the graded cell's anchor, on this page or on its notebook's page
             if item in here or item not in notebooks:

@@ -21,7 +21,9 @@ that module, since any student function may reach it.
 """
 import ast
 from functools import lru_cache
-from pathlib import Path
+
+from .blocks import functions
+from .course import COURSE
 
 FORBIDDEN_MODULES = {'nn': 'torch.nn', 'autograd': 'torch.autograd', 'optim': 'torch.optim',
                      'func': 'torch.func', '_C': 'torch._C'}
@@ -43,7 +45,6 @@ FORBIDDEN_DUNDERS = {'__globals__', '__builtins__', '__subclasses__', '__mro__',
                      '__loader__', '__spec__', '__import__', '__reduce__', '__reduce_ex__',
                      '__traceback__', 'tb_frame', 'f_globals', 'f_locals', 'f_back',
                      'gi_frame', 'cr_frame', '__dict__', '_getframe', 'cell_contents'}
-GIVEN_PACKAGE = Path(__file__).resolve().parent.parent / 'solutions' / 'nn_from_scratch' / 'scratchnn'
 GIVEN_MODULES = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
 RULE = ("scratchnn must be written by hand: torch.nn, torch.nn.functional, torch.autograd "
         "and torch.optim (and ways around them) are not allowed")
@@ -77,8 +78,7 @@ def given_names(module):
     """The names a given module defines (functions, classes, constants): all a
     student module may take from it. Its imports (torch.nn.functional as F in
     conv) are not among them."""
-    for package in (GIVEN_PACKAGE, GIVEN_PACKAGE.parents[2] / 'assignments' / 'nn_from_scratch'
-                    / 'scratchnn'):
+    for package in (COURSE.solution_package, COURSE.release_package):
         path = package / f'{module}.py'
         if path.is_file():
             break
@@ -242,24 +242,6 @@ def _aliases(tree):
     return torch_names, bad_names
 
 
-def _functions(tree):
-    """[(qualname, node)] of every function, methods as 'Class.method'."""
-    found = []
-
-    def visit(node, prefix):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                found.append((prefix + child.name, child))
-                visit(child, prefix + child.name + '.')
-            elif isinstance(child, ast.ClassDef):
-                visit(child, prefix + child.name + '.')
-            else:
-                visit(child, prefix)
-
-    visit(tree, '')
-    return found
-
-
 def check_source(source, student_functions):
     """Forbidden uses in one module's source (str, or bytes decoded as Python
     decodes a module: by its coding cookie).
@@ -276,7 +258,7 @@ def check_source(source, student_functions):
     torch_names, bad_names = _aliases(tree)
     given = _given_aliases(tree)
     inside, uses = set(), {}
-    for qualname, node in _functions(tree):
+    for qualname, node in functions(tree):
         if qualname in student_functions:
             finder = _Finder(torch_names, bad_names, given)
             for statement in node.body:

@@ -74,18 +74,18 @@ import zlib
 from pathlib import Path
 
 from . import cgroups
+from .course import COURSE
+from .rubric import student_modules
 from .student import Student, StudentError
 from .submission import Submission, read_submission
 
-REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
-TRUSTED_PACKAGES = (REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn',
-                    REPO / 'assignments' / 'nn_from_scratch' / 'scratchnn')
+TRUSTED_PACKAGES = (COURSE.solution_package, COURSE.release_package)
 TRUSTED_MODULES = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
 # Given modules a child imports before it is locked down (lockdown.py): those
 # that import no student module (solver imports optim, so it loads later).
 PRELOADED_MODULES = ('_checks', 'device', 'gradcheck', 'conv', 'data')
-STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
+STUDENT_MODULES = tuple(student_modules())   # the modules the rubric grades
 GRADER_FILES = ('protocol.py', 'student.py', 'executor.py', 'child.py', 'lockdown.py', 'seccomp.py')
 
 CALL_TIMEOUT = 20.0        # seconds per call, getattr, setattr

@@ -38,8 +38,9 @@ import time
 from pathlib import Path
 
 from .cluster import LAUNCH, POLL, CpuMeter, GradeFailed
+from .course import COURSE
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = COURSE.root
 START_TIMEOUT = 300.0   # seconds for the warm process to import and warm up
 
 

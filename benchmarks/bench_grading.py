@@ -49,12 +49,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from autograder import cgroups  # noqa: E402
+from autograder.rubric import student_modules  # noqa: E402
 
 ASSIGNMENT = 'nn_from_scratch'
 SOLUTIONS = REPO / 'solutions' / ASSIGNMENT
 RELEASE = REPO / 'assignments' / ASSIGNMENT
 IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
-MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
+MODULES = tuple(student_modules())
 
 
 # ---------------------------------------------------------------- CPU of a process tree

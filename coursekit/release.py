@@ -6,7 +6,7 @@ One command (`python -m coursekit release`, or `make release`) rebuilds it:
    notebooks (solution text removed, graded cells locked, checksums added). It
    runs on a copy of the source in a temporary course folder with a temporary
    gradebook, so nothing but the release is ever written into the repository.
-2. Every scratchnn/*.py goes through coursekit.blocks.stub_source: each solution
+2. Every scratchnn/*.py goes through autograder.blocks.stub_source: each solution
    block becomes a NotImplementedError naming the function to write. Modules
    without blocks (the given helpers) come out unchanged.
 3. The setup cell of every notebook clones COURSE_REPO in Colab; the release
@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .blocks import stub_source
+from autograder.blocks import stub_source
 
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = 'nn_from_scratch'

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
+from autograder.rubric import student_modules
+
 
 # (module, text in the solution, replacement): each a mistake students make.
 MISTAKES = [
@@ -144,7 +145,7 @@ def make_submission(student, release_dir, solution_pkg, dest):
     patches = STUDENTS[student].patches
     if patches is None:
         return dest
-    for module in STUDENT_MODULES:
+    for module in student_modules():
         source = (solution_pkg / f'{module}.py').read_text()
         (dest / 'scratchnn' / f'{module}.py').write_text(_patched(source, patches, module))
     return dest

@@ -2,15 +2,15 @@
 repository, a student's clone of it) holds no solution code, nothing from
 autograder/ and no rubric detail. Each check returns the leaks it finds."""
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
 
 from conftest import RELEASE, REPO, SOLUTIONS
-from coursekit.blocks import BEGIN, END, find_blocks, stub_source
+from autograder.blocks import BEGIN, END, find_blocks, stub_source
+from autograder.rubric import read_table
 
-RUBRIC = tomllib.loads((REPO / 'autograder' / 'rubric.toml').read_text())['items']
+RUBRIC = read_table()
 NOTEBOOKS = sorted({item['notebook'] for item in RUBRIC.values()})
 # Rubric details that only the grader knows: the names of the hidden tests.
 HIDDEN_TESTS = sorted({name for path in (REPO / 'autograder' / 'suites').glob('test_*.py')

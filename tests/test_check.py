@@ -6,15 +6,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 
 import pytest
 
-from conftest import RELEASE, REPO, SOLUTIONS
-from coursekit.blocks import student_functions
+from conftest import RELEASE, SOLUTIONS
+from autograder.blocks import student_functions
+from autograder.rubric import read_table
 
-RUBRIC = tomllib.loads((REPO / 'autograder' / 'rubric.toml').read_text())['items']
+RUBRIC = read_table()
 IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints')
 
 
@@ -108,9 +108,12 @@ def test_zip_packs_exactly_what_the_grader_takes(tmp_path):
 
 
 def test_student_modules_are_the_graders():
-    from autograder.sandbox import STUDENT_MODULES as graded
+    """The grader's student modules come from the rubric (it ships without the
+    solutions); the student's check.py cannot import the grader and keeps its
+    own list: both must be the modules holding a solution block."""
+    from autograder.rubric import student_modules
     from scratchnn.check import STUDENT_MODULES
-    assert sorted(STUDENT_MODULES) == sorted(graded) == sorted(student_functions(SOLUTIONS / 'scratchnn'))
+    assert sorted(STUDENT_MODULES) == student_modules() == sorted(student_functions(SOLUTIONS / 'scratchnn'))
 
 
 def test_points_come_from_the_notebooks_graded_cells():

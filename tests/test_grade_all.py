@@ -21,11 +21,12 @@ import pytest
 
 from autograder import cluster, grade_all as ga, intake
 from autograder.fingerprint import grader_fingerprint
+from autograder.rubric import read_table, student_modules
 from conftest import REPO, RELEASE, SOLUTIONS
 from postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
-ITEMS = ga.rubric_items()
-MODULES = ga.student_modules()
+ITEMS = read_table()
+MODULES = student_modules()
 FAKE = [sys.executable, str(REPO / 'tests' / 'fake_grade.py')]
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from autograder import gradescope
-from autograder.grade_all import ASSIGNMENT, rubric_items, student_modules
-from autograder.sandbox import STUDENT_MODULES
+from autograder.grade_all import ASSIGNMENT
+from autograder.rubric import read_table, student_modules
 from conftest import REPO, RELEASE, SOLUTIONS
 
-ITEMS = rubric_items()
+ITEMS = read_table()
 # items that tell the sample students apart (cy's mistakes are in softmax_loss and adam)
 SOME_ITEMS = 'relu_forward,softmax_loss,sgd,adam'
 
@@ -59,7 +59,7 @@ def test_the_zip_holds_the_grader_and_no_solution(tmp_path):
             'autograder/harness.py', 'autograder/rubric.toml', 'autograder/suites/test_layers.py'} <= set(names)
     # the trusted given modules only: never a student module (it would be a solution)
     package = [n for n in names if n.startswith(gradescope.RELEASE_PACKAGE)]
-    assert package and not any(Path(n).stem in STUDENT_MODULES for n in package)
+    assert package and not any(Path(n).stem in student_modules() for n in package)
     assert not any('solutions/' in n or '__pycache__' in n for n in names)
     with zipfile.ZipFile(tmp_path / 'ag.zip') as z:
         for script in ('setup.sh', 'run_autograder'):

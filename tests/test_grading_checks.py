@@ -93,7 +93,7 @@ def test_the_harness_names_the_item_whose_code_raised(message, item, cause):
 
 
 def test_training_runs_get_their_own_time_budget_and_a_bad_one_is_refused(tmp_path):
-    from autograder.harness import GradingError, RUBRIC
+    from autograder.rubric import RUBRIC, RubricError
     from autograder.sandbox import ITEM_TIME_BUDGET
     rubric = load_rubric()
     budgets = {item: spec['time_budget'] for item, spec in rubric.items() if spec['time_budget']}
@@ -101,7 +101,7 @@ def test_training_runs_get_their_own_time_budget_and_a_bad_one_is_refused(tmp_pa
     assert min(budgets.values()) > ITEM_TIME_BUDGET
     bad = tmp_path / 'rubric.toml'
     bad.write_text(RUBRIC.read_text().replace('time_budget = 120', 'time_budget = "long"', 1))
-    with pytest.raises(GradingError, match='time_budget of train_two_layer'):
+    with pytest.raises(RubricError, match='time_budget of train_two_layer'):
         load_rubric(bad)
 
 

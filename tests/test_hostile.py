@@ -11,7 +11,7 @@ import torch
 from autograder import cgroups, rules
 from autograder.harness import grade_submission, load_rubric
 from autograder.sandbox import bwrap_status
-from coursekit.blocks import stub_source
+from autograder.blocks import stub_source
 from hostile import REFERENCE, REPO, STUDENT_MODULES, make_submission
 
 BWRAP, BWRAP_WHY = bwrap_status()

@@ -43,9 +43,10 @@ def test_mistake_loses_points_on_its_own_items(key, tmp_path):
 
 def test_stubs_score_zero(tmp_path):
     """The released package (every solution block stubbed) earns no points."""
-    from coursekit.blocks import stub_source
+    from autograder.blocks import stub_source
+    from autograder.rubric import student_modules
     package = build_package({}, tmp_path)
-    for module in ('layers', 'dropout', 'normalization', 'init', 'optim'):
+    for module in student_modules():
         path = package / f'{module}.py'
         path.write_text(stub_source(path.read_text(), f'scratchnn/{module}.py'))
     grades = grade(package)

@@ -20,11 +20,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.utils import determine_grade
 
 from autograder import nbgrader_plugin as plugin
-from autograder.grade_all import ASSIGNMENT, COURSE_ID, rubric_items
+from autograder.grade_all import ASSIGNMENT, COURSE_ID
+from autograder.rubric import read_table, student_modules
 from conftest import RELEASE, REPO, SOLUTIONS
 
-ITEMS = rubric_items()
-STUDENT_MODULES = ['dropout', 'init', 'layers', 'normalization', 'optim']
+ITEMS = read_table()
+STUDENT_MODULES = student_modules()
 IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
 SECRET = 'SECRET_HIDDEN_CHECK_7f3a'   # a hidden-test line planted in a graded cell
 
@@ -95,12 +96,12 @@ def test_answer_cells_and_plain_cells_are_left_alone():
 
 def test_mismatched_results_refuse_to_grade():
     nb = new_notebook(cells=[graded_cell('not_an_item', 3)])
-    with pytest.raises(plugin.GradingError, match='no item'):
+    with pytest.raises(plugin.ResultsDoNotFit, match='no item'):
         plugin.fill_grade_cells(nb, results_for({}))
     nb = new_notebook(cells=[graded_cell('linear_forward', 5)])
-    with pytest.raises(plugin.GradingError, match='worth 3 in the rubric'):
+    with pytest.raises(plugin.ResultsDoNotFit, match='worth 3 in the rubric'):
         plugin.fill_grade_cells(nb, results_for({}))
-    with pytest.raises(plugin.GradingError, match='score'):
+    with pytest.raises(plugin.ResultsDoNotFit, match='score'):
         plugin.fill_grade_cells(new_notebook(cells=[graded_cell()]),
                                 results_for({'linear_forward': float('nan')}))
 
@@ -125,7 +126,7 @@ def test_incomplete_results_grade_nothing(tmp_path):
     (tmp_path / 'scratchnn').mkdir()
     partial = results_for({})
     del partial['items']['train_deep_batchnorm']
-    with pytest.raises(plugin.GradingError, match='train_deep_batchnorm'):
+    with pytest.raises(plugin.ResultsDoNotFit, match='train_deep_batchnorm'):
         plugin.submission_results(tmp_path, lambda folder, **o: partial)
 
 

@@ -16,7 +16,8 @@ import pytest
 
 from conftest import RELEASE, REPO, SOLUTIONS
 from coursekit import publish, release
-from coursekit.blocks import BEGIN, student_functions
+from autograder.blocks import BEGIN, student_functions
+from autograder.rubric import student_modules
 from leaks import NOTEBOOKS, RUBRIC, autograder_leaks, release_files, rubric_leaks, solution_leaks
 
 
@@ -268,7 +269,7 @@ def test_stock_nbgrader_generate_assignment_ships_no_solutions(tmp_path):
                           cwd=course, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     released = course / 'assignments' / 'nn_from_scratch' / 'scratchnn'
-    for module in ('layers', 'dropout', 'normalization', 'init', 'optim'):
+    for module in student_modules():
         text = (released / f'{module}.py').read_text()
         assert 'BEGIN SOLUTION' not in text and 'raise NotImplementedError("Implement' in text, module
     solution = (SOLUTIONS / 'scratchnn' / 'layers.py').read_text()

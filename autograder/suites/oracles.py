@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[2]
+from autograder.course import COURSE
+
 # Where the trusted, given modules of scratchnn (data.py) live in the grader.
-TRUSTED_DIR = Path(os.environ.get('SCRATCHNN_TRUSTED_DIR',
-                                  REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'))
+TRUSTED_DIR = Path(os.environ.get('SCRATCHNN_TRUSTED_DIR', COURSE.solution_package))
 F64 = torch.float64
 # CUDA joins a device list only where it exists: no skipped cases on a CPU machine.
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])

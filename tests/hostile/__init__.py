@@ -2,10 +2,12 @@
 import shutil
 from pathlib import Path
 
+from autograder.rubric import student_modules
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 REFERENCE = REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'
-STUDENT_MODULES = ('layers', 'dropout', 'normalization', 'init', 'optim')
+STUDENT_MODULES = tuple(student_modules())
 
 
 def make_submission(dest, cases=(), variant='scratchnn'):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.harness import grade_submission, load_rubric
-from coursekit.blocks import function_spans
+from autograder.blocks import function_spans
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'

@@ -13,23 +13,28 @@ BEGIN = re.compile(r'^(\s*)### BEGIN SOLUTION\s*$')
 END = re.compile(r'^\s*### END SOLUTION\s*$')
 
 
-def function_spans(source):
-    """[(first_line, last_line, qualname)] of every function, 1-based, inclusive."""
-    spans = []
+def functions(tree):
+    """[(qualname, node)] of every function in an ast tree, methods as
+    'Class.method', nested functions as 'outer.inner'."""
+    found = []
 
     def visit(node, prefix):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                name = prefix + child.name
-                spans.append((child.lineno, child.end_lineno, name))
-                visit(child, name + '.')
+                found.append((prefix + child.name, child))
+                visit(child, prefix + child.name + '.')
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + '.')
             else:
                 visit(child, prefix)
 
-    visit(ast.parse(source), '')
-    return spans
+    visit(tree, '')
+    return found
+
+
+def function_spans(source):
+    """[(first_line, last_line, qualname)] of every function, 1-based, inclusive."""
+    return [(node.lineno, node.end_lineno, name) for name, node in functions(ast.parse(source))]
 
 
 def find_blocks(source, filename='<source>'):
