@@ -18,6 +18,8 @@ from typing import Optional
 
 from autograder.rubric import student_modules
 
+from .submissions import build_package
+
 
 # (module, text in the solution, replacement): each a mistake students make.
 MISTAKES = [
@@ -127,15 +129,6 @@ def surprises(student, results):
     return problems
 
 
-def _patched(source, patches, module):
-    for mod, old, new in patches:
-        if mod == module:
-            if old not in source:
-                raise ValueError(f"sample patch for {module}.py no longer matches the solution: {old!r}")
-            source = source.replace(old, new, 1)
-    return source
-
-
 def make_submission(student, release_dir, solution_pkg, dest):
     """Write `student`'s submission folder at dest (replacing it)."""
     release_dir, solution_pkg, dest = Path(release_dir), Path(solution_pkg), Path(dest)
@@ -145,7 +138,8 @@ def make_submission(student, release_dir, solution_pkg, dest):
     patches = STUDENTS[student].patches
     if patches is None:
         return dest
-    for module in student_modules():
-        source = (solution_pkg / f'{module}.py').read_text()
-        (dest / 'scratchnn' / f'{module}.py').write_text(_patched(source, patches, module))
+    edits = {}
+    for module, old, new in patches:
+        edits.setdefault(module, []).append((old, new))
+    build_package(dest / 'scratchnn', solution_pkg, edits, modules=student_modules())
     return dest

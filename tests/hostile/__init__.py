@@ -1,12 +1,13 @@
 """Builds hostile submissions from the fixtures here (see README.md)."""
-import shutil
 from pathlib import Path
 
+from autograder.course import COURSE
 from autograder.rubric import student_modules
+from coursekit.submissions import Append, build_package
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-REFERENCE = REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'
+REFERENCE = COURSE.solution_package
 STUDENT_MODULES = tuple(student_modules())
 
 
@@ -14,16 +15,13 @@ def make_submission(dest, cases=(), variant='scratchnn'):
     """A submission folder at dest: the reference student modules, with the
     snippets of each case (variant 'scratchnn': hostile, 'equivalent': honest
     twin) appended. Returns dest."""
-    package = Path(dest) / 'scratchnn'
-    package.mkdir(parents=True)
-    for name in STUDENT_MODULES:
-        shutil.copyfile(REFERENCE / f'{name}.py', package / f'{name}.py')
+    edits = {}
     for case in cases:
         for snippet in sorted((HERE / case / variant).glob('*.py')):
             text = snippet.read_text().replace('@REPO@', str(REPO))
             text = text.replace('@SUBMISSION@', str(Path(dest).resolve()))
-            with open(package / snippet.name, 'a') as f:
-                f.write(text)
+            edits.setdefault(snippet.stem, []).append(Append(text))
+    build_package(Path(dest) / 'scratchnn', REFERENCE, edits, modules=STUDENT_MODULES)
     return Path(dest)
 
 

@@ -16,20 +16,20 @@ its forward's cache; a training run trains the student's own net): there,
 every failed test must name an item of `loses` as its cause (results.json's
 `caused_by`). A variant (no `loses`) keeps full marks everywhere.
 """
-import ast
 import functools
 import importlib
 import re
-import shutil
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.harness import grade_submission, load_rubric
 from autograder.blocks import function_spans
+from autograder.course import COURSE
+from coursekit import submissions
+from coursekit.submissions import Def
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO / 'solutions' / 'nn_from_scratch' / 'scratchnn'
+REFERENCE = COURSE.solution_package
 SUITES = REPO / 'autograder' / 'suites'
 RUBRIC = load_rubric()
 # Items that call the functions of a module besides the module's own items
@@ -49,53 +49,11 @@ class Case:
     uses: list = field(default_factory=list)       # other items whose functions its code calls
 
 
-@dataclass
-class Def:
-    """Replace the function `qualname` by `source` (a def at column 0)."""
-    qualname: str
-    source: str
-
-
 # ---------------------------------------------------------------- patching
-
-def _function_node(tree, qualname):
-    nodes = tree.body
-    node = None
-    for part in qualname.split('.'):
-        node = next((n for n in nodes if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-                     and n.name == part), None)
-        if node is None:
-            raise KeyError(f"no {qualname} in the module")
-        nodes = node.body
-    return node
-
-
-def apply_edit(source, edit):
-    """The module source with one edit applied (see the module docstring)."""
-    if isinstance(edit, Def):
-        node = _function_node(ast.parse(source), edit.qualname)
-        lines = source.splitlines(keepends=True)
-        body = textwrap.indent(textwrap.dedent(edit.source).strip('\n') + '\n',
-                               ' ' * node.col_offset)
-        return ''.join(lines[:node.lineno - 1]) + body + ''.join(lines[node.end_lineno:])
-    old, new = edit
-    count = source.count(old)
-    if count != 1:
-        raise ValueError(f"the edit's old text occurs {count} times, expected once: {old!r}")
-    return source.replace(old, new)
-
 
 def build_package(patch, dest):
     """A copy of the reference package at dest/scratchnn with the patch applied."""
-    package = Path(dest) / 'scratchnn'
-    shutil.copytree(REFERENCE, package, ignore=shutil.ignore_patterns('__pycache__'))
-    for module, edits in patch.items():
-        path = package / f'{module}.py'
-        source = path.read_text()
-        for edit in edits:
-            source = apply_edit(source, edit)
-        path.write_text(source)
-    return package
+    return submissions.build_package(Path(dest) / 'scratchnn', REFERENCE, patch)
 
 
 @functools.lru_cache(maxsize=None)
@@ -225,7 +183,7 @@ def _composable(cases):
         for module, edits in merged_patch(cases).items():
             source = (REFERENCE / f'{module}.py').read_text()
             for edit in edits:
-                source = apply_edit(source, edit)
+                source = submissions.apply_edit(source, edit)
     except (ValueError, KeyError):
         return False
     return True

@@ -1,0 +1,68 @@
+"""Submissions made from a package by editing its modules: the one builder
+behind the demo's sample students (samples.py) and the project's catalogues
+of mistakes, correct variants and hostile code (tests/).
+
+    build_package(dest / 'scratchnn', SOLUTIONS_PACKAGE,
+                  {'layers': [('x.T', 'x'), Def('Linear.backward', SOURCE), Append(TEXT)]})
+
+An edit is one of:
+- (old, new): replace the text `old`, which must occur exactly once;
+- Def(qualname, source): replace the whole function 'Class.method' by
+  `source`, a def written at column 0, keeping its decorators;
+- Append(text): add text at the end of the module (creating it if absent).
+"""
+import ast
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.blocks import functions
+
+
+@dataclass(frozen=True)
+class Def:
+    """Replace the function `qualname` by `source` (a def at column 0)."""
+    qualname: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Append:
+    """Add `text` at the end of the module."""
+    text: str
+
+
+def apply_edit(source: str, edit) -> str:
+    """The module source with one edit applied; ValueError when it does not fit."""
+    if isinstance(edit, Append):
+        return source + edit.text
+    if isinstance(edit, Def):
+        node = dict(functions(ast.parse(source))).get(edit.qualname)
+        if node is None:
+            raise ValueError(f"no {edit.qualname} in the module")
+        lines = source.splitlines(keepends=True)
+        body = textwrap.indent(textwrap.dedent(edit.source).strip('\n') + '\n', ' ' * node.col_offset)
+        return ''.join(lines[:node.lineno - 1]) + body + ''.join(lines[node.end_lineno:])
+    old, new = edit
+    count = source.count(old)
+    if count != 1:
+        raise ValueError(f"the edit's old text occurs {count} times, expected once: {old!r}")
+    return source.replace(old, new)
+
+
+def build_package(dest: Path, source: Path, edits: dict, modules=None) -> Path:
+    """dest: a copy of the package folder `source` (only `modules`, by name,
+    when given) with edits {module: [edit, ...]} applied. Returns dest."""
+    dest, source = Path(dest), Path(source)
+    dest.mkdir(parents=True, exist_ok=True)
+    names = [source / f'{m}.py' for m in modules] if modules is not None else sorted(source.glob('*.py'))
+    for path in names:
+        shutil.copyfile(path, dest / path.name)
+    for module, module_edits in edits.items():
+        path = dest / f'{module}.py'
+        text = path.read_text() if path.exists() else ''
+        for edit in module_edits:
+            text = apply_edit(text, edit)
+        path.write_text(text)
+    return dest
