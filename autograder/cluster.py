@@ -285,7 +285,26 @@ def connect(scheduler=None, workers=2, dashboard=False):
                                scheduler_kwargs={'dashboard': dashboard},
                                memory_limit=0, silence_logs=logging.CRITICAL)
         with cluster, Client(cluster) as client:
-            yield client
+            try:
+                yield client
+            except BaseException:
+                # Stopped (Ctrl-C) or failed mid-class: a worker still grading
+                # would hold up Dask's shutdown until its grade ends (minutes);
+                # its grade dies with it (PR_SET_PDEATHSIG), and nothing of it
+                # was written yet.
+                _kill_local_workers(cluster)
+                raise
+
+
+def _kill_local_workers(cluster):
+    """SIGKILL the worker processes of a LocalCluster."""
+    for nanny in list(cluster.workers.values()):
+        process = getattr(getattr(nanny, 'process', None), 'process', None)
+        if process is not None and process.pid:
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def scheduler_report():
