@@ -42,7 +42,7 @@ def format_table(results):
 
 def grade(args):
     """Grade one submission with the harness; print the table, write results.json."""
-    from .files import write_json_atomic
+    from .results import write_json_atomic
     from .harness import GradingError, grade_submission
     from .intake import NotGradable, resolve_one
     from .rubric import RubricError, student_modules

@@ -40,7 +40,6 @@ summary lists them), 2 when nothing could be graded at all.
 import argparse
 import csv
 import io
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -49,18 +48,17 @@ from pathlib import Path
 
 from . import report
 from .course import COURSE
-from .files import write_json_atomic, write_text_atomic
+from .results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
+                      write_text_atomic)
 
 from .rubric import RUBRIC, load_rubric, read_table, student_modules
 from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
 REPO = COURSE.root
-RESULTS_NAME, ERROR_NAME, CSV_NAME = 'results.json', 'error.txt', 'scores.csv'
+ERROR_NAME, CSV_NAME = 'error.txt', 'scores.csv'
 FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
 ATTEMPTS = 2                     # tries per student before it is recorded as failed
-DEFAULT_GRADER = 'autograder.harness:grade_submission'   # nbgrader_plugin's default grader
 
-__all__ = ['grade_all', 'check_results', 'write_json_atomic', 'write_text_atomic']
 
 
 def default_workers():
@@ -69,50 +67,7 @@ def default_workers():
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-def load_grader(spec):
-    """The function named by 'package.module:function' (a callable passes through)."""
-    import importlib
-    if callable(spec):
-        return spec
-    module_name, sep, function_name = str(spec).partition(':')
-    if not sep or not module_name or not function_name:
-        raise ValueError(f"grader must be 'module:function', got {spec!r}")
-    return getattr(importlib.import_module(module_name), function_name)
-
-
 # -------------------------------------------------------------------- results
-
-def check_results(results, items):
-    """Raise ValueError unless results scores every item of `items` (a rubric
-    dict, or ids with a rubric) with a number within its points."""
-    if not isinstance(results, dict) or not isinstance(results.get('items'), dict):
-        raise ValueError("results have no 'items'")
-    missing = [item for item in items if item not in results['items']]
-    if missing:
-        raise ValueError(f"results lack the items {', '.join(missing)}")
-    for item in items:
-        try:
-            score = float(results['items'][item]['score'])
-            max_score = float(results['items'][item]['max_score'])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"item {item!r} has no numeric score") from None
-        points = items[item].get('points') if isinstance(items, dict) else None
-        if points is not None and max_score != float(points):
-            raise ValueError(f"item {item!r} is worth {max_score:g} in the results "
-                             f"but {points} in the rubric")
-        if not 0 <= score <= max_score:
-            raise ValueError(f"item {item!r} scored {score:g} of {max_score:g}")
-
-
-def read_results(path, items):
-    """The complete results stored at path, or None."""
-    try:
-        results = json.loads(Path(path).read_text())
-        check_results(results, items)
-        return results
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
 
 def merge_results(old, new, items, new_items):
     """old's results with new's scores and tests for the items new_items, in rubric order."""

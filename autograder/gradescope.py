@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 
 from .course import COURSE
-from .files import write_json_atomic
+from .results import write_json_atomic
 from .intake import NotGradable, pack, unpack
 
 HERE = Path(__file__).resolve().parent

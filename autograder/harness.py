@@ -28,12 +28,14 @@ located "in Linear.forward").
 """
 import os
 import re
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from . import rules
+from .results import Results
 from .sandbox import SandboxedStudent
 from .student import StudentError
 from .rubric import RUBRIC, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
@@ -271,8 +273,11 @@ def default_device():
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
-def grade_submission(submission_dir, *, device=None, workers=None, suites=None, rubric=None,
-                     items=None, timeout=None, sandbox='auto', suite_files=None):
+def grade_submission(submission_dir: str | Path, *, device: str | None = None,
+                     workers: int | None = None, suites: str | Path | None = None,
+                     rubric: str | Path | None = None, items: Iterable[str] | None = None,
+                     timeout: float | None = None, sandbox: str = 'auto',
+                     suite_files: Iterable[str] | None = None) -> Results:
     """Grade one submission; returns a Gradescope results.json dict.
 
     Inputs:

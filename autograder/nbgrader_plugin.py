@@ -56,13 +56,27 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     SaveAutoGrades)
 
 from .submission import PACKAGE, read_folder
-from .grade_all import RESULTS_NAME, write_json_atomic, DEFAULT_GRADER, check_results, load_grader
+from .results import RESULTS_NAME, check_results, write_json_atomic
 from .rubric import read_table, student_modules
 from .report import group_tests, lost_points_html
 
 
+DEFAULT_GRADER = 'autograder.harness:grade_submission'
+
+
 class ResultsDoNotFit(Exception):
     """The harness's results do not fit the notebook: no grade is recorded."""
+
+
+def load_grader(spec):
+    """The function named by 'package.module:function' (a callable passes through)."""
+    import importlib
+    if callable(spec):
+        return spec
+    module_name, sep, function_name = str(spec).partition(':')
+    if not sep or not module_name or not function_name:
+        raise ValueError(f"grader must be 'module:function', got {spec!r}")
+    return getattr(importlib.import_module(module_name), function_name)
 
 
 def package_fingerprint(folder):

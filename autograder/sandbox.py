@@ -769,7 +769,7 @@ class SandboxedStudent(Student):
     def _describe(message):
         return message.get('target') or message.get('name') or message['op']
 
-    def begin_test(self, name, item=None):
+    def begin_test(self, name: str, item: str | None = None) -> None:
         """Reseed every child from name before its first request in this test, and
         kill every process of the submission that is not one of our children."""
         self._seed = zlib.crc32(name.encode())
@@ -809,7 +809,7 @@ class SandboxedStudent(Student):
                 self._broken[key] = e
             raise
 
-    def request(self, message):
+    def request(self, message: dict) -> dict:
         message = dict(message)
         timeout = message.pop('timeout', None)
         if timeout is None:
@@ -886,7 +886,7 @@ class SandboxedStudent(Student):
         except OSError:
             return ''
 
-    def output_excerpt(self, limit=2000):
+    def output_excerpt(self, limit: int = 2000) -> str:
         """The start of what the student's code printed, over all children, at most limit chars."""
         parts = []
         children = sorted(self._retired + list(self._children.values()), key=lambda sc: sc[0])

@@ -28,7 +28,9 @@ grade), are in executor.py. This module imports nothing heavy: the grader
 starts the sandbox before it imports torch.
 """
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class StudentError(Exception):
@@ -102,12 +104,12 @@ class Student:
 
     call_timeout = None  # seconds for call/call_method/getattr/setattr; None: default
 
-    def request(self, message):
+    def request(self, message: dict) -> dict:
         """Send one request dict, return the reply dict (raises StudentError)."""
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def timeout(self, seconds):
+    def timeout(self, seconds: float | None) -> Iterator['Student']:
         """Within the block, every call may run up to `seconds` of wall-clock time."""
         saved, self.call_timeout = self.call_timeout, seconds
         try:
@@ -115,29 +117,29 @@ class Student:
         finally:
             self.call_timeout = saved
 
-    def begin_test(self, name, item=None):
+    def begin_test(self, name: str, item: str | None = None) -> None:
         """Called by the harness before each test of `item` (the sandbox reseeds
         from name and keeps each item's time budget)."""
 
-    def call(self, target, *args, **kwargs):
+    def call(self, target: str, *args, **kwargs) -> Result:
         reply = self.request({'op': 'call', 'target': target, 'timeout': self.call_timeout,
                               'args': to_wire(args), 'kwargs': to_wire(kwargs)})
         return Result(from_wire(reply['value']), tuple(from_wire(reply['args'])),
                       from_wire(reply['kwargs']), Ref(reply['ref']))
 
-    def call_method(self, obj, name, *args, **kwargs):
+    def call_method(self, obj: Ref, name: str, *args, **kwargs) -> Result:
         reply = self.request({'op': 'call_method', 'obj': to_wire(obj), 'name': name,
                               'timeout': self.call_timeout, 'args': to_wire(args), 'kwargs': to_wire(kwargs)})
         return Result(from_wire(reply['value']), tuple(from_wire(reply['args'])),
                       from_wire(reply['kwargs']), Ref(reply['ref']))
 
-    def getattr(self, obj, name):
+    def getattr(self, obj: Ref, name: str) -> Any:
         return from_wire(self.request({'op': 'getattr', 'obj': to_wire(obj), 'name': name,
                                        'timeout': self.call_timeout})['value'])
 
-    def setattr(self, obj, name, value):
+    def setattr(self, obj: Ref, name: str, value: Any) -> None:
         self.request({'op': 'setattr', 'obj': to_wire(obj), 'name': name, 'value': to_wire(value),
                       'timeout': self.call_timeout})
 
-    def close(self):
+    def close(self) -> None:
         pass

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from autograder import report
-from autograder.grade_all import RESULTS_NAME
+from autograder.results import RESULTS_NAME
 from autograder.nbgrader_plugin import LostPointsFirst
 
 

@@ -1,0 +1,117 @@
+"""results.json: what one grading produced, its schema, its checks, and
+files written whole or not at all. report, cli, grade-all, Gradescope and
+the nbgrader plugin all read and write results through here.
+
+    check_results(results, rubric_table)  # ValueError unless every item is scored within its points
+    read_results(path, rubric_table)      # the complete results at path, or None
+    write_json_atomic(path, results)      write_text_atomic(path, html)
+
+A stopped run never leaves half a file: the text goes to a temporary file
+beside path, which then replaces path in one rename. The temporary file
+comes from mkstemp, which creates it 0600; it is given the mode a plain
+open() would have (0666 less the umask) before the rename, so that a
+feedback page can be served and a grades folder shared.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TypedDict
+
+RESULTS_NAME = 'results.json'
+
+
+class ItemScore(TypedDict):
+    score: float
+    max_score: float
+
+
+class TestResult(TypedDict, total=False):
+    name: str
+    score: float
+    max_score: float
+    output: str          # what the student may see of a failure
+    number: str          # the item id (Gradescope groups by it)
+    caused_by: str       # the item whose mistake made this test fail
+
+
+class Results(TypedDict, total=False):
+    """Gradescope's results.json schema, with the grader's own keys."""
+    score: float
+    max_score: float
+    tests: list[TestResult]
+    items: dict[str, ItemScore]
+    sandbox: str         # 'bubblewrap' or 'none (WARNING ...)'
+    output: str          # an excerpt of what the student's code printed
+    warning: str         # what the sandbox did not enforce
+    grading: dict        # grade-all's stamp: fingerprints, worker, attempts, seconds
+
+
+def current_umask():
+    """The process's umask: from /proc (Linux, safe beside other threads), else
+    by setting it and setting it straight back."""
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path, text):
+    """Write text to path so that path is always absent, the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.part')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path, obj):
+    """Write obj as JSON to path, atomically (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(obj, indent=1) + '\n')
+
+
+# ---------------------------------------------------------------- checks
+
+def check_results(results: Results, items) -> None:
+    """Raise ValueError unless results scores every item of `items` (a rubric
+    dict, or ids with a rubric) with a number within its points."""
+    if not isinstance(results, dict) or not isinstance(results.get('items'), dict):
+        raise ValueError("results have no 'items'")
+    missing = [item for item in items if item not in results['items']]
+    if missing:
+        raise ValueError(f"results lack the items {', '.join(missing)}")
+    for item in items:
+        try:
+            score = float(results['items'][item]['score'])
+            max_score = float(results['items'][item]['max_score'])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"item {item!r} has no numeric score") from None
+        points = items[item].get('points') if isinstance(items, dict) else None
+        if points is not None and max_score != float(points):
+            raise ValueError(f"item {item!r} is worth {max_score:g} in the results "
+                             f"but {points} in the rubric")
+        if not 0 <= score <= max_score:
+            raise ValueError(f"item {item!r} scored {score:g} of {max_score:g}")
+
+
+def read_results(path, items):
+    """The complete results stored at path, or None."""
+    try:
+        results = json.loads(Path(path).read_text())
+        check_results(results, items)
+        return results
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
