@@ -10,7 +10,7 @@ _COURSE = os.path.dirname(os.path.abspath(__file__))
 if _COURSE not in sys.path:
     sys.path.insert(0, _COURSE)
 
-from autograder.nbgrader_plugin import AUTOGRADE_PREPROCESSORS, FEEDBACK_PREPROCESSORS  # noqa: E402
+from autograder.integrations.nbgrader_plugin import AUTOGRADE_PREPROCESSORS, FEEDBACK_PREPROCESSORS  # noqa: E402
 from autograder.blocks import student_functions  # noqa: E402
 
 c.CourseDirectory.root = '.'
@@ -33,7 +33,7 @@ _PACKAGE = os.path.join(_COURSE, 'solutions', 'nn_from_scratch', 'scratchnn')
 c.Autograde.exclude_overwriting = {
     'nn_from_scratch': [f'scratchnn/{module}.py' for module in sorted(student_functions(_PACKAGE))],
 }
-# Scores come from the trusted harness (autograder/nbgrader_plugin.py), not
+# Scores come from the trusted harness (autograder/integrations/nbgrader_plugin.py), not
 # from running the notebooks: HarnessGrades replaces Execute. Its
 # hidden-suite runs have their own per-test time limits.
 c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS

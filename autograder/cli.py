@@ -44,9 +44,9 @@ def grade(args):
     """Grade one submission with the harness; print the table, write results.json."""
     from .results import write_json_atomic
     from .harness import GradingError, grade_submission
-    from .intake import NotGradable, resolve_one
+    from .isolation.intake import NotGradable, resolve_one
     from .rubric import RubricError, student_modules
-    from .sandbox import SandboxError
+    from .isolation.sandbox import SandboxError
     try:
         submission = resolve_one(args.submission, student_modules())
     except (NotGradable, RubricError) as e:
@@ -97,7 +97,7 @@ def add_grade(subparsers):
 
 
 def add_grade_all(subparsers):
-    from . import grade_all
+    from .integrations import grade_all
     parser = subparsers.add_parser('grade-all', help='grade a whole class in parallel',
                                    description=grade_all.__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,8 +106,8 @@ def add_grade_all(subparsers):
 
 
 def build_parser():
-    from .cluster import add_check_workers
-    from .gradescope import add_gradescope_zip
+    from .integrations.cluster import add_check_workers
+    from .integrations.gradescope import add_gradescope_zip
     parser = argparse.ArgumentParser(prog='python -m autograder')
     subparsers = parser.add_subparsers(dest='command', required=True)
     add_grade(subparsers)

@@ -4,8 +4,8 @@
 
 It covers everything a grade depends on: the hidden suites, the rubric, the
 trusted given modules of scratchnn that the sandbox and the suites load, the
-grader's own code (autograder/*.py), and the torch version the suites compare
-against. Two machines with the same fingerprint grade a submission the same
+grader's own code (autograder/, isolation/, integrations/), and the torch
+version the suites compare against. Two machines with the same fingerprint grade a submission the same
 way; a worker whose fingerprint differs from the instructor's refuses to grade.
 """
 import hashlib
@@ -17,8 +17,9 @@ HERE = Path(__file__).resolve().parent
 
 def graded_files():
     """[(name, path)] of every file the fingerprint covers, in a fixed order."""
-    from .sandbox import TRUSTED_MODULES, trusted_package
-    files = [(f'autograder/{p.name}', p) for p in sorted(HERE.glob('*.py'))]
+    from .isolation.sandbox import TRUSTED_MODULES, trusted_package
+    files = [(f'autograder/{p.relative_to(HERE).as_posix()}', p)
+             for group in ('.', 'isolation', 'integrations') for p in sorted((HERE / group).glob('*.py'))]
     files.append(('autograder/rubric.toml', HERE / 'rubric.toml'))
     suites = HERE / 'suites'
     files += [(f'autograder/suites/{p.relative_to(suites).as_posix()}', p)

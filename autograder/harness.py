@@ -36,10 +36,10 @@ import pytest
 
 from . import rules
 from .results import Results
-from .sandbox import SandboxedStudent
-from .student import StudentError
+from .isolation.sandbox import SandboxedStudent
+from .isolation.student import StudentError
 from .rubric import RUBRIC, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
-from .submission import SubmissionError, read_submission
+from .isolation.submission import SubmissionError, read_submission
 
 HERE = Path(__file__).resolve().parent
 SUITES = HERE / 'suites'
@@ -324,7 +324,7 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
     if timeout is not None:
         options['timeout'] = timeout
     if sandbox == 'inprocess':
-        from .executor import LocalStudent
+        from .isolation.executor import LocalStudent
         student = LocalStudent(submission_dir / 'scratchnn')
     else:
         student = SandboxedStudent(submission, **options)

@@ -7,7 +7,7 @@ full marks and the table of all scores are folded below. It is built from the
 results dict alone (Gradescope's results.json schema, with `number` naming
 each test's item), so it can show nothing the grader did not already decide
 to tell. nbgrader's feedback pages get the same first part, per notebook
-(`lost_points_html`, used by autograder/nbgrader_plugin.py).
+(`lost_points_html`, used by autograder/integrations/nbgrader_plugin.py).
 """
 import html
 from collections import OrderedDict

@@ -8,7 +8,7 @@ It prints:
    one preloaded zygote per submission forking a child per module ('fork').
 2. One complete submission (the reference solutions) graded by
    `python -m autograder grade` (cold: a fresh Python that imports torch), and
-   in a warm grader (autograder/warm.py, what each grade-all worker runs: torch
+   in a warm grader (autograder/integrations/warm.py, what each grade-all worker runs: torch
    and the harness loaded once, a fork per submission): wall seconds and CPU
    seconds (user+sys of the whole process tree: the grader, bwrap, the zygote
    and its children), best of --repeat runs.
@@ -129,7 +129,7 @@ def start_up(start, sandbox_root):
 import sys, time, json
 sys.path.insert(0, {str(REPO)!r})
 import torch
-from autograder.sandbox import SandboxedStudent
+from autograder.isolation.sandbox import SandboxedStudent
 started = time.perf_counter()
 with SandboxedStudent({str(sandbox_root)!r}, start={start!r}, spares=0) as student:
     for module in {MODULES!r}:
@@ -145,7 +145,8 @@ def phases(submission):
 import sys, time, json
 started = time.perf_counter()
 sys.path.insert(0, {str(REPO)!r})
-from autograder import harness, sandbox
+from autograder import harness
+from autograder.isolation import sandbox
 imported = time.perf_counter()
 made = []
 real_init = sandbox.SandboxedStudent.__init__
@@ -321,7 +322,7 @@ def main(argv=None):
 
             print("   in a warm grader (what each grade-all worker does: torch and the harness "
                   "loaded once, a fork per submission)")
-            from autograder.warm import WarmGrader
+            from autograder.integrations.warm import WarmGrader
             started = time.perf_counter()
             grader = WarmGrader()
             print(f"   warm grader ready after {time.perf_counter() - started:.2f} s (once per worker)")

@@ -68,7 +68,7 @@ def _generate_notebooks(source, dest):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config, PyFileConfigLoader
 
-    from autograder.gradebook import venv_on_path
+    from autograder.integrations.gradebook import venv_on_path
 
     with tempfile.TemporaryDirectory(prefix='coursekit-release-') as tmp:
         course = Path(tmp)

@@ -11,7 +11,7 @@ import pytest
 
 from autograder import report
 from autograder.results import RESULTS_NAME
-from autograder.nbgrader_plugin import LostPointsFirst
+from autograder.integrations.nbgrader_plugin import LostPointsFirst
 
 
 def results():

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cluster, grade_all as ga, intake
+from autograder.integrations import cluster, grade_all as ga
+
+from autograder.isolation import intake
 from autograder.fingerprint import grader_fingerprint
 from autograder.rubric import read_table, student_modules
 from conftest import REPO, RELEASE, SOLUTIONS
@@ -225,7 +227,7 @@ def test_a_worker_killed_mid_grade_costs_a_retry_not_a_student(klass, client):
 
 
 def test_the_client_rejects_results_not_graded_in_the_sandbox(klass, client):
-    from autograder.sandbox import bwrap_status
+    from autograder.isolation.sandbox import bwrap_status
     if not bwrap_status()[0]:
         pytest.skip(f"bubblewrap does not work here ({bwrap_status()[1]}): the sandboxed mode cannot run")
     subs, out, log = klass
@@ -353,8 +355,8 @@ def test_a_worker_without_bubblewrap_refuses_on_a_cluster(klass, tmp_path, capsy
 
 
 def test_grade_task_refuses_without_a_sandbox_when_one_is_required(tmp_path, monkeypatch):
-    import autograder.sandbox
-    monkeypatch.setattr(autograder.sandbox, 'bwrap_status', lambda cuda=False: (False, 'no bwrap here'))
+    import autograder.isolation.sandbox
+    monkeypatch.setattr(autograder.isolation.sandbox, 'bwrap_status', lambda cuda=False: (False, 'no bwrap here'))
     packed = intake.pack(make_student(tmp_path, 'ada', tmp_path / 'log'), MODULES)
     with pytest.raises(cluster.WorkerRefused, match='no working sandbox'):
         cluster.grade_task(packed, fingerprint=grader_fingerprint(), require_sandbox=True, command=FAKE)
@@ -400,7 +402,7 @@ def gradebook_rows(url):
 def course_gradebook(tmp_path_factory):
     """A SQLite gradebook that knows the assignment (made once: nbgrader records
     every cell of the five notebooks); tests copy it."""
-    from autograder.gradebook import ensure_assignment
+    from autograder.integrations.gradebook import ensure_assignment
     path = tmp_path_factory.mktemp('gradebook') / 'gradebook.db'
     ensure_assignment(f'sqlite:///{path}', ITEMS)
     return path
@@ -415,7 +417,7 @@ def check_gradebook(url):
     """record_scores, twice over (as after a retry and a regrade): one row per
     student and item, holding the latest score."""
     from nbgrader.api import Gradebook
-    from autograder.gradebook import record_scores
+    from autograder.integrations.gradebook import record_scores
     results = {s: {'items': {i: {'score': info['points'] * f} for i, info in ITEMS.items()}}
                for s, f in [('ada', 1.0), ('bob', 0.5)]}
     record_scores(url, results, ITEMS)
@@ -467,7 +469,7 @@ def test_nbgrader_and_grade_all_share_a_postgresql_gradebook(postgres_url, tmp_p
 
 
 def test_gradebook_errors_are_one_line(course_gradebook, tmp_path):
-    from autograder.gradebook import GradebookError, db_url, ensure_assignment, record_scores
+    from autograder.integrations.gradebook import GradebookError, db_url, ensure_assignment, record_scores
     assert db_url('gb.db') == f'sqlite:///{Path("gb.db").resolve()}'
     with pytest.raises(GradebookError, match='cannot open the gradebook postgresql://x:\\*\\*\\*@127.0.0.1:9/none'):
         record_scores('postgresql://x:secret@127.0.0.1:9/none', {}, ITEMS)
@@ -540,7 +542,7 @@ def dask_process(*args, cwd=REPO, env=None):
 
 @pytest.mark.slow
 def test_a_dask_scheduler_and_workers_grade_the_sample_class(tmp_path):
-    from autograder.sandbox import bwrap_status
+    from autograder.isolation.sandbox import bwrap_status
     from coursekit.samples import surprises
     if not bwrap_status()[0]:
         pytest.skip(f"bubblewrap does not work here ({bwrap_status()[1]}): a cluster refuses to grade")

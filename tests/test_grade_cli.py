@@ -8,7 +8,7 @@ import pytest
 
 from autograder.cli import format_table
 from autograder.harness import GradingError, failure_message, score
-from autograder.student import StudentError
+from autograder.isolation.student import StudentError
 from hostile import REPO
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradescope
-from autograder.grade_all import ASSIGNMENT
+from autograder.integrations import gradescope
+from autograder.integrations.grade_all import ASSIGNMENT
 from autograder.rubric import read_table, student_modules
 from conftest import REPO, RELEASE, SOLUTIONS
 
@@ -79,7 +79,7 @@ def test_cli_writes_the_zip(tmp_path, capsys):
 
 def test_every_upload_layout_reads_the_same_modules(tmp_path):
     """The folder, the five modules, a zip of either: the same packed modules."""
-    from autograder.intake import pack
+    from autograder.isolation.intake import pack
     modules = student_modules()
     folder = tmp_path / 'folder' / ASSIGNMENT
     shutil.copytree(SOLUTIONS / 'scratchnn', folder / 'scratchnn')

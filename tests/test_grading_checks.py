@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from autograder.harness import cause_of, load_rubric
-from autograder.student import StudentError
+from autograder.isolation.student import StudentError
 from autograder.suites import oracles as O
 from autograder.suites.checks import (FD_TOL, Failure, Reference, expect_match, own_forward_errors,
                                       unpredictable_order)
@@ -94,7 +94,7 @@ def test_the_harness_names_the_item_whose_code_raised(message, item, cause):
 
 def test_training_runs_get_their_own_time_budget_and_a_bad_one_is_refused(tmp_path):
     from autograder.rubric import RUBRIC, RubricError
-    from autograder.sandbox import ITEM_TIME_BUDGET
+    from autograder.isolation.sandbox import ITEM_TIME_BUDGET
     rubric = load_rubric()
     budgets = {item: spec['time_budget'] for item, spec in rubric.items() if spec['time_budget']}
     assert set(budgets) == {'train_two_layer', 'train_deep_batchnorm'}

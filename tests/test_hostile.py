@@ -8,9 +8,11 @@ import numpy
 import pytest
 import torch
 
-from autograder import cgroups, rules
+from autograder.isolation import cgroups
+
+from autograder import rules
 from autograder.harness import grade_submission, load_rubric
-from autograder.sandbox import bwrap_status
+from autograder.isolation.sandbox import bwrap_status
 from autograder.blocks import stub_source
 from hostile import REFERENCE, REPO, STUDENT_MODULES, make_submission
 

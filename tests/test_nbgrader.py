@@ -19,8 +19,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.utils import determine_grade
 
-from autograder import nbgrader_plugin as plugin
-from autograder.grade_all import ASSIGNMENT, COURSE_ID
+from autograder.integrations import nbgrader_plugin as plugin
+from autograder.integrations.grade_all import ASSIGNMENT, COURSE_ID
 from autograder.rubric import read_table, student_modules
 from conftest import RELEASE, REPO, SOLUTIONS
 

@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.grade_all import ASSIGNMENT
+from autograder.integrations.grade_all import ASSIGNMENT
 from conftest import REPO
 from coursekit import demo, samples
 from test_nbgrader import ITEMS, auto_scores, feedback_html, hidden_suite_lines

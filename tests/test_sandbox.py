@@ -6,9 +6,9 @@ import resource
 import pytest
 import torch
 
-from autograder import cgroups, sandbox
-from autograder.sandbox import SandboxedStudent
-from autograder.student import Ref, StudentError
+from autograder.isolation import cgroups, sandbox
+from autograder.isolation.sandbox import SandboxedStudent
+from autograder.isolation.student import Ref, StudentError
 from hostile import REPO, make_submission
 
 BWRAP, BWRAP_WHY = sandbox.bwrap_status()

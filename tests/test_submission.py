@@ -1,4 +1,4 @@
-"""A submission is data (autograder/submission.py): modules are found in every
+"""A submission is data (autograder/isolation/submission.py): modules are found in every
 layout students hand in, and nothing in a folder or a zip makes the grader
 follow a link, open a device or a FIFO, or read a file shared by a hard link."""
 import os
@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from autograder.submission import MAX_MODULE_BYTES, SubmissionError, read_folder, read_zip, read_submission
+from autograder.isolation.submission import MAX_MODULE_BYTES, SubmissionError, read_folder, read_zip, read_submission
 
 MODULES = ['layers', 'optim']
 
@@ -134,7 +134,7 @@ def test_nbgrader_autograde_gets_no_copy_of_a_linked_module(tmp_path):
     """nbgrader's autograde copies submitted/ to autograded/ following links; the
     plugin puts back what submitted/ really holds, read without following them."""
     from traitlets.config import Config
-    from autograder.nbgrader_plugin import mirror_submitted_modules, submitted_folder
+    from autograder.integrations.nbgrader_plugin import mirror_submitted_modules, submitted_folder
     solution = write(tmp_path / 'solutions' / 'layers.py', 'SOLUTION = 1\n')
     submitted = tmp_path / 'course' / 'submitted' / 'ann' / 'hw'
     write(submitted / 'scratchnn' / 'optim.py', 'MINE = 1\n')

@@ -1,4 +1,4 @@
-"""The warm grader of grade-all's workers (autograder/warm.py): a fork per
+"""The warm grader of grade-all's workers (autograder/integrations/warm.py): a fork per
 submission grades exactly as `python -m autograder grade` does, and a grading
 that hangs, fails or kills its warm process costs only that submission."""
 import json
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cluster
-from autograder.cluster import GradeFailed
+from autograder.integrations import cluster
+from autograder.integrations.cluster import GradeFailed
 from autograder.fingerprint import grader_fingerprint
-from autograder.warm import WarmGrader
+from autograder.integrations.warm import WarmGrader
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / 'solutions' / 'nn_from_scratch'

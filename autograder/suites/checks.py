@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from autograder.student import Ref, StudentError
+from autograder.isolation.student import Ref, StudentError
 
 F64 = torch.float64
 VALUE_TOL = 1e-9    # float64 outputs against the float64 oracle

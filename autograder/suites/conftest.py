@@ -16,7 +16,7 @@ import os
 import pytest
 
 from autograder.harness import HARNESS_KEY
-from autograder.executor import LocalStudent
+from autograder.isolation.executor import LocalStudent
 from autograder.suites import checks
 
 
@@ -49,13 +49,13 @@ def device(request):
 
 @pytest.fixture(scope='session')
 def student(request, device):
-    """The Student whose code the tests call (see autograder/student.py)."""
+    """The Student whose code the tests call (see autograder/isolation/student.py)."""
     harness = _harness(request.config)
     if harness is not None:
         return harness.student
     submission = request.config.getoption('--submission')
     if submission:
-        from autograder.sandbox import SandboxedStudent
+        from autograder.isolation.sandbox import SandboxedStudent
         sandboxed = SandboxedStudent(submission, device=device)
         request.addfinalizer(sandboxed.close)
         return sandboxed

@@ -17,7 +17,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from .course import COURSE
+from ..course import COURSE
 
 ASSIGNMENT = COURSE.assignment
 COURSE_ID = COURSE.assignment          # c.CourseDirectory.course_id in nbgrader_config.py

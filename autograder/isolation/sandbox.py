@@ -7,7 +7,7 @@ The package a child imports is assembled in a temporary folder:
 - scratchnn/: the trusted given modules (TRUSTED_MODULES, from this repo's
   solutions or release), a trusted empty __init__.py, and the submission's
   five student modules (STUDENT_MODULES), each importable on its own;
-- autograder/: a copy of the grader files the children run (GRADER_FILES).
+- autograder/isolation/: a copy of the grader files the children run (GRADER_FILES).
 
 How children start (start='fork', the default): one Zygote per submission,
 in the sandbox, imports torch and the given modules, locks itself down and
@@ -74,8 +74,8 @@ import zlib
 from pathlib import Path
 
 from . import cgroups
-from .course import COURSE
-from .rubric import student_modules
+from ..course import COURSE
+from ..rubric import student_modules
 from .student import Student, StudentError
 from .submission import Submission, read_submission
 
@@ -114,8 +114,8 @@ IDS_PER_CHILD = 10 ** 9    # reference ids of child k are k*IDS_PER_CHILD + 1, .
 SANDBOX_ROOT = '/grader'   # where the assembled folder appears inside bwrap
 PYTHON = os.path.abspath(sys.executable)   # no '..' in it: bwrap binds the venv alone
 BOOT = ("import sys; sys.path.insert(0, {root!r}); "
-        "from autograder.child import main; sys.exit(main())")
-ZYGOTE_BOOT = ("import sys; sys.path.insert(0, {root!r}); from autograder.child import zygote; "
+        "from autograder.isolation.child import main; sys.exit(main())")
+ZYGOTE_BOOT = ("import sys; sys.path.insert(0, {root!r}); from autograder.isolation.child import zygote; "
                "sys.exit(zygote('scratchnn', {given!r}, {trusted!r}))")
 
 
@@ -134,16 +134,18 @@ def trusted_package():
 
 
 def assemble(submission, dest):
-    """Build dest/scratchnn and dest/autograder for a child; returns dest.
+    """Build dest/scratchnn and dest/autograder/isolation for a child; returns dest.
 
     submission: a submission.Submission (the student modules, already read
     without following links). A student module it lacks or refused becomes
     one that raises ImportError saying why, which costs only that module's items.
     """
     dest = Path(dest)
-    package, grader = dest / 'scratchnn', dest / 'autograder'
+    # The grader's files keep their package path (autograder.isolation), so
+    # that they import each other the same way inside the sandbox as here.
+    package, grader = dest / 'scratchnn', dest / 'autograder' / 'isolation'
     package.mkdir(parents=True)
-    grader.mkdir()
+    grader.mkdir(parents=True)
     source = trusted_package()
     for name in TRUSTED_MODULES:
         shutil.copyfile(source / f'{name}.py', package / f'{name}.py')
@@ -157,6 +159,7 @@ def assemble(submission, dest):
         if (HERE / name).is_file():
             shutil.copyfile(HERE / name, grader / name)
     (grader / '__init__.py').write_text('')
+    (grader.parent / '__init__.py').write_text('')
     return dest
 
 

@@ -2,7 +2,7 @@
 imported torch, pytest and the harness once, and forks one child per
 submission to grade it.
 
-    grader = WarmGrader()                     # starts `python -m autograder.warm`
+    grader = WarmGrader()                     # starts `python -m autograder.integrations.warm`
     code, cpu, stderr = grader.grade(['SUBMISSION', '--json', 'OUT', '--quiet'],
                                      timeout=1800, log_dir=tmp)
     grader.fingerprint                        # the grader version it loaded
@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from .cluster import LAUNCH, POLL, CpuMeter, GradeFailed
-from .course import COURSE
+from ..course import COURSE
 
 REPO = COURSE.root
 START_TIMEOUT = 300.0   # seconds for the warm process to import and warm up
@@ -52,9 +52,9 @@ def warm_up():
     os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
     import torch
     torch.set_num_threads(1)
-    from . import cli, harness  # noqa: F401
-    from .fingerprint import grader_fingerprint
-    from .suites import oracles
+    from .. import cli, harness  # noqa: F401
+    from ..fingerprint import grader_fingerprint
+    from ..suites import oracles
     weight = torch.zeros(2, requires_grad=True)
     weight.grad = torch.ones(2)
     torch.optim.SGD([weight], lr=0.1).step()     # imports torch._dynamo and sympy
@@ -75,7 +75,7 @@ def _grade_in_child(request):
             os.close(out)
         sys.stdout = open(1, 'w', closefd=False)
         sys.stderr = open(2, 'w', closefd=False)
-        from .cli import main
+        from ..cli import main
         code = main(['grade', *request['args']])
     except BaseException:   # noqa: B036  (the child must never return into the server loop)
         import traceback
@@ -115,7 +115,7 @@ class WarmGrader:
 
     def __init__(self, start_timeout=START_TIMEOUT):
         launch = [sys.executable, '-c', LAUNCH, str(os.getpid()), sys.executable,
-                  sys.executable, '-m', 'autograder.warm']
+                  sys.executable, '-m', 'autograder.integrations.warm']
         self.log = tempfile.NamedTemporaryFile(prefix='warm-grader-', suffix='.log')
         self.proc = subprocess.Popen(launch, cwd=REPO, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log,

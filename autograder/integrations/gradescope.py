@@ -5,7 +5,7 @@ The zip holds what Gradescope asks for, at its top:
     setup.sh         run once when Gradescope builds the image: installs
                      bubblewrap, Python, the pinned CPU build of torch and the
                      grader's packages (requirements.txt, constraints.txt)
-    run_autograder   run for every submission: `python -m autograder.gradescope`
+    run_autograder   run for every submission: `python -m autograder.integrations.gradescope`
     autograder/      the grader: harness, sandbox, hidden suites, rubric
     assignments/nn_from_scratch/scratchnn/   the trusted given modules only
                      (never a solution: the student modules are not in the zip)
@@ -30,11 +30,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .course import COURSE
-from .results import write_json_atomic
-from .intake import NotGradable, pack, unpack
+from ..course import COURSE
+from ..results import write_json_atomic
+from ..isolation.intake import NotGradable, pack, unpack
 
-HERE = Path(__file__).resolve().parent
+GRADER_PACKAGE = Path(__file__).resolve().parent.parent   # the whole grader package
 REPO = COURSE.root
 RELEASE_PACKAGE = 'assignments/nn_from_scratch/scratchnn'   # where the trusted modules go
 # What the grader imports (the notebooks, nbgrader and Dask stay out of the image).
@@ -72,7 +72,7 @@ cd "$ROOT/source"
 export AUTOGRADER_ROOT="$ROOT"
 # the suites' own oracles load the trusted given modules from here
 export SCRATCHNN_TRUSTED_DIR="$ROOT/source/assignments/nn_from_scratch/scratchnn"
-exec "$PYTHON" -m autograder.gradescope "$@"
+exec "$PYTHON" -m autograder.integrations.gradescope "$@"
 """
 
 
@@ -80,11 +80,11 @@ exec "$PYTHON" -m autograder.gradescope "$@"
 
 def grader_files():
     """[(name in the zip, path)] of the grader: autograder/ and the trusted modules."""
-    from .sandbox import TRUSTED_MODULES, trusted_package
+    from ..isolation.sandbox import TRUSTED_MODULES, trusted_package
     files = []
-    for path in sorted(HERE.rglob('*')):
+    for path in sorted(GRADER_PACKAGE.rglob('*')):
         if path.is_file() and '__pycache__' not in path.parts and path.suffix in ('.py', '.toml'):
-            files.append((f'autograder/{path.relative_to(HERE).as_posix()}', path))
+            files.append((f'autograder/{path.relative_to(GRADER_PACKAGE).as_posix()}', path))
     package = trusted_package()
     files += [(f'{RELEASE_PACKAGE}/{m}.py', package / f'{m}.py') for m in TRUSTED_MODULES]
     return files
@@ -156,7 +156,7 @@ def nothing_to_grade(reason):
 
 def run(root, grade_args=()):
     """Grade root/submission into root/results/results.json; returns the exit status."""
-    from .rubric import student_modules
+    from ..rubric import student_modules
     root = Path(root)
     results_path = root / 'results' / 'results.json'
     try:

@@ -4,7 +4,7 @@ SUBMISSIONS_DIR holds one entry per student, named by the student's id: a
 folder (scratchnn/ at its top, nbgrader's nn_from_scratch/scratchnn/, the
 modules themselves, or one .zip of them) or a .zip. nbgrader's `submitted`
 folder is graded as it is. Every entry is graded or listed with the reason
-it is not (see autograder/intake.py).
+it is not (see autograder/isolation/intake.py).
 
 The grading runs on Dask: an embedded local cluster of --workers processes
 by default, or an existing cluster with --scheduler ADDRESS (a `dask
@@ -46,12 +46,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import report
-from .course import COURSE
-from .results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
+from .. import report
+from ..course import COURSE
+from ..results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
                       write_text_atomic)
 
-from .rubric import RUBRIC, load_rubric, read_table, student_modules
+from ..rubric import RUBRIC, load_rubric, read_table, student_modules
 from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
 REPO = COURSE.root
@@ -124,7 +124,7 @@ def plan(entry, old, items, fingerprint, only_items, force):
     submission changed since (a different digest) or force is set without
     only_items; else only the items of only_items (all, with force) not yet
     graded by this grader (fingerprint)."""
-    from .intake import digest
+    from ..isolation.intake import digest
     sub_digest = digest(entry.packed)
     grading = (old or {}).get('grading') or {}
     if old is None or grading.get('submission') != sub_digest or (force and not only_items):
@@ -203,8 +203,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
     Raises GradeAllError when nothing can be graded.
     """
     from . import cluster
-    from .fingerprint import grader_fingerprint
-    from .intake import NotGradable, scan_class
+    from ..fingerprint import grader_fingerprint
+    from ..isolation.intake import NotGradable, scan_class
 
     sandbox = sandbox or ('bwrap' if scheduler else 'auto')
     if scheduler and sandbox != 'bwrap':

@@ -34,9 +34,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .course import COURSE
-from .fingerprint import grader_fingerprint
-from .intake import unpack
+from ..course import COURSE
+from ..fingerprint import grader_fingerprint
+from ..isolation.intake import unpack
 
 REPO = COURSE.root
 DEFAULT_TIMEOUT = 1800.0    # seconds for one submission: hanging code costs its items long before
@@ -93,7 +93,7 @@ def total_memory():
 
 def worker_report():
     """What the client checks, and check-workers prints, about this worker."""
-    from .sandbox import bwrap_status
+    from ..isolation.sandbox import bwrap_status
     works, why = bwrap_status()
     try:
         cpus = len(os.sched_getaffinity(0))

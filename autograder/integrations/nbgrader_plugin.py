@@ -55,10 +55,10 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     Execute, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
 
-from .submission import PACKAGE, read_folder
-from .results import RESULTS_NAME, check_results, write_json_atomic
-from .rubric import read_table, student_modules
-from .report import group_tests, lost_points_html
+from ..isolation.submission import PACKAGE, read_folder
+from ..results import RESULTS_NAME, check_results, write_json_atomic
+from ..rubric import read_table, student_modules
+from ..report import group_tests, lost_points_html
 
 
 DEFAULT_GRADER = 'autograder.harness:grade_submission'
