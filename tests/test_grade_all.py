@@ -242,8 +242,9 @@ def test_a_stopped_client_resumes_with_the_unfinished_students(klass, client):
     subs, out, log = klass
     for student in ('cy', 'dee'):
         make_student(subs, student, log, nbgrader_layout=student == 'dee', MODE='sleep', SLEEP=120)
-    args = [sys.executable, '-m', 'autograder', 'grade-all', str(subs), '--out', str(out),
-            '--workers', '2', '--no-db', '--grade-command', ' '.join(FAKE)]
+    # -X faulthandler: should it not stop, SIGABRT prints where every thread waits
+    args = [sys.executable, '-X', 'faulthandler', '-m', 'autograder', 'grade-all', str(subs),
+            '--out', str(out), '--workers', '2', '--no-db', '--grade-command', ' '.join(FAKE)]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     deadline = time.monotonic() + 120
@@ -252,7 +253,13 @@ def test_a_stopped_client_resumes_with_the_unfinished_students(klass, client):
         assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)                           # the instructor presses Ctrl-C
-    proc.communicate(timeout=60)
+    try:
+        proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        output = proc.communicate(timeout=30)[0]
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"grade-all did not stop within 60 s of Ctrl-C; where it waited:\n{output[-8000:]}")
     assert not (out / 'cy' / 'results.json').exists()
     for student in ('cy', 'dee'):
         make_student(subs, student, log, nbgrader_layout=student == 'dee')   # (sleep no more)
