@@ -245,8 +245,11 @@ def test_a_stopped_client_resumes_with_the_unfinished_students(klass, client):
     # -X faulthandler: should it not stop, SIGABRT prints where every thread waits
     args = [sys.executable, '-X', 'faulthandler', '-m', 'autograder', 'grade-all', str(subs),
             '--out', str(out), '--workers', '2', '--no-db', '--grade-command', ' '.join(FAKE)]
+    # As from a terminal: Ctrl-C acts (an earlier test may leave this process
+    # ignoring SIGINT, and a child inherits that; Python then keeps ignoring it).
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not all((out / s / 'results.json').exists() for s in ('ada', 'bob')) \
             or len(calls(log)) < 4:

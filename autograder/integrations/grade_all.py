@@ -410,46 +410,8 @@ def _ids(text):
     return [x.strip() for x in text.split(',') if x.strip()] if text else None
 
 
-STOP_GRACE = 15.0   # seconds a stopped grade-all may take to shut Dask down cleanly
-
-
-def _exit_if_stuck():
-    """After a Ctrl-C: if Dask's shutdown has not returned within STOP_GRACE
-    seconds (a worker stuck in a grade can hold it up), kill this process's
-    descendants and exit. Every result is already written whole (results.py)."""
-    import time
-
-    import psutil   # comes with distributed
-    time.sleep(STOP_GRACE)
-    print("\nstopped (Dask did not shut down in time): the students graded so far are kept; "
-          "run the same command again to grade the others", file=sys.stderr, flush=True)
-    for child in psutil.Process().children(recursive=True):
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
-    os._exit(130)
-
-
-def _interrupted(signum, frame):
-    import threading
-    threading.Thread(target=_exit_if_stuck, daemon=True).start()
-    raise KeyboardInterrupt
-
-
 def run(args):
     """Run grade-all from parsed arguments; returns the exit status."""
-    import signal
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupted)
-    try:
-        return _run(args)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _run(args):
     from .gradebook import GradebookError
     try:
         summary = grade_all(
