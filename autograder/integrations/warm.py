@@ -69,6 +69,13 @@ def _grade_in_child(request):
     try:
         os.setsid()
         _die_with_parent()
+        # A fresh process draws its own seeds for random and numpy; forks of
+        # one warm process would all share its state.
+        import random
+
+        import numpy
+        random.seed()
+        numpy.random.seed()
         for fd, path in ((1, request['stdout']), (2, request['stderr'])):
             out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(out, fd)
