@@ -4,6 +4,7 @@
     python -m autograder grade-all SUBMISSIONS_DIR [--workers N | --scheduler ADDRESS]
     python -m autograder check-workers --scheduler ADDRESS
     python -m autograder gradescope-zip OUT.zip
+    python -m autograder rubric [--check]
 
 Each command is an argparse subparser; `main` dispatches to its handler.
 `grade` exits 0 whenever it produced a grade, whatever the score, and 2
@@ -105,6 +106,37 @@ def add_grade_all(subparsers):
     parser.set_defaults(handler=grade_all.run)
 
 
+def rubric(args):
+    """Write autograder/rubric.toml from the suites' marks and the solution
+    notebooks (or, with --check, say whether the committed one is current)."""
+    from .rubric import REGENERATE, RUBRIC, RubricError, build_rubric, to_toml
+    try:
+        text = to_toml(build_rubric())
+    except RubricError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    current = RUBRIC.read_text() if RUBRIC.exists() else None
+    if args.check:
+        if current != text:
+            print(f"{RUBRIC} is stale: run `{REGENERATE}`", file=sys.stderr)
+            return 1
+        print(f"{RUBRIC} is current")
+        return 0
+    if current != text:
+        RUBRIC.write_text(text)
+    print(f"{RUBRIC} {'written' if current != text else 'unchanged'}")
+    return 0
+
+
+def add_rubric(subparsers):
+    parser = subparsers.add_parser(
+        'rubric', help="generate rubric.toml from the hidden suites' item marks and the "
+                       "solution notebooks' graded cells")
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit 1 when the committed rubric.toml is stale')
+    parser.set_defaults(handler=rubric)
+
+
 def build_parser():
     from .integrations.cluster import add_check_workers
     from .integrations.gradescope import add_gradescope_zip
@@ -114,6 +146,7 @@ def build_parser():
     add_grade_all(subparsers)
     add_check_workers(subparsers)
     add_gradescope_zip(subparsers)
+    add_rubric(subparsers)
     return parser
 
 

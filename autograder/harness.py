@@ -6,13 +6,13 @@ The suites (autograder/suites/test_*.py) run with pytest inside this
 process; they reach the student's code only through the `student` fixture,
 a sandbox.SandboxedStudent. This process decides every grade.
 
-Scoring (the rubric format is documented at the top of rubric.toml): each
-test belongs to one item (`@pytest.mark.item('<id>')`). An item with an
-[items.<id>.tests] table gives each test function its points (split evenly
-over its parametrized cases); otherwise the item's points are split evenly
-over its tests. Skipped tests (say, CUDA-only ones on a CPU machine) leave
-the item, their points spread over the others. A rule violation
-(rules.py) zeroes its items.
+Scoring (rubric.py; rubric.toml is generated from the suites' marks): each
+test belongs to one item (`@pytest.mark.item('<id>', points=P)`), and its
+test function earns the points the rubric gives it (split evenly over its
+parametrized cases); the marks collected here must agree with the rubric
+loaded. Skipped tests (say, CUDA-only ones on a CPU machine) leave the item,
+their points spread over the others. A rule violation (rules.py) zeroes its
+items.
 
 Feedback never shows test source or tracebacks: a failed assertion shows
 its message only (the suites write them for students), a StudentError its
@@ -38,7 +38,7 @@ from . import rules
 from .results import Results
 from .isolation.sandbox import SandboxedStudent
 from .isolation.student import StudentError
-from .rubric import RUBRIC, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
+from .rubric import REGENERATE, RUBRIC, Rubric, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
 from .isolation.submission import SubmissionError, read_submission
 
 HERE = Path(__file__).resolve().parent
@@ -86,7 +86,7 @@ def cause_of(exc, item, rubric):
         if function is None:
             found = CAUSE_PATTERNS[1].search(text)
             function = f"{found.group(1)}.{found.group(2)}" if found else None
-        owners = [i for i, spec in rubric.items() if function in spec['functions']]
+        owners = rubric.owners(function)
         cause = None if (not owners or item in owners) else owners[0]
     return cause if cause in rubric and cause != item else None
 
@@ -98,7 +98,7 @@ class _Harness:
 
     def __init__(self, student, device, only_items=None, rubric=None):
         self.student, self.device, self.only_items = student, device, only_items
-        self.rubric = rubric or {}
+        self.rubric = rubric
         self.tests = {}           # nodeid -> record, in run order
         self.errors = []          # reasons the suites themselves are broken
         self.rule_violations = {}  # item -> what the student's code tried at run time
@@ -114,15 +114,16 @@ class _Harness:
     def pytest_collection_modifyitems(self, config, items):
         keep = []
         for test in items:
-            marks = [m.args[0] for m in test.iter_markers('item') if m.args]
-            if len(marks) != 1:
-                self.errors.append(f"{test.nodeid} needs exactly one @pytest.mark.item('<id>')")
+            marks = [m for m in test.iter_markers('item') if m.args]
+            if len(marks) != 1 or 'points' not in marks[0].kwargs:
+                self.errors.append(f"{test.nodeid} needs exactly one @pytest.mark.item('<id>', points=P)")
                 continue
-            if self.only_items is None or marks[0] in self.only_items:
+            item, points = marks[0].args[0], marks[0].kwargs['points']
+            if self.only_items is None or item in self.only_items:
                 keep.append(test)
                 self.tests[test.nodeid] = {'name': test.name, 'function': test.originalname,
-                                           'item': marks[0], 'outcome': None, 'message': '',
-                                           'caused_by': None}
+                                           'item': item, 'points': points, 'outcome': None,
+                                           'message': '', 'caused_by': None}
         items[:] = keep
         if self.errors:  # do not run anything: the grade could not be right
             items[:] = []
@@ -192,7 +193,7 @@ def _round(x):
     return float(round(Fraction(x), 4))
 
 
-def score(rubric, tests, violations, only_items=None):
+def score(rubric: Rubric, tests, violations, only_items=None):
     """(items, test entries): per item {'score', 'max_score'}, per test a results.json entry
     (with 'caused_by' when a failed test names the item that caused it).
 
@@ -211,7 +212,7 @@ def score(rubric, tests, violations, only_items=None):
         if not counted:
             raise GradingError(f"no hidden test graded item {item!r}"
                                + (" (all were skipped)" if mine else ""))
-        weights = _weights(item, spec, counted)
+        weights = _weights(spec, counted)
         total = sum(weights.values())
         earned = Fraction(0)
         for test in mine:
@@ -219,7 +220,7 @@ def score(rubric, tests, violations, only_items=None):
             if test['outcome'] == 'skipped':
                 entry.update(score=0.0, max_score=0.0, output='skipped on this machine')
             else:
-                share = spec['points'] * weights[id(test)] / total
+                share = spec.points * weights[id(test)] / total
                 passed = test['outcome'] == 'passed' and item not in violations
                 earned += share if passed else 0
                 entry.update(score=_round(share if passed else 0), max_score=_round(share))
@@ -228,33 +229,51 @@ def score(rubric, tests, violations, only_items=None):
                 if item in violations:
                     entry['output'] = '\n'.join(filter(None, [violations[item], test['message']]))
             entries.append(entry)
-        items[item] = {'score': _round(earned), 'max_score': _round(spec['points']),
+        items[item] = {'score': _round(earned), 'max_score': _round(spec.points),
                        '_exact': earned}
     return items, entries
 
 
-def _weights(item, spec, counted):
-    """{id(test): weight} of the counted tests of one item."""
-    if spec['tests'] is None:
-        return {id(t): Fraction(1) for t in counted}
-    missing = sorted({t['function'] for t in counted} - set(spec['tests']))
+def _weights(spec, counted):
+    """{id(test): weight} of the counted tests of one item: its test function's
+    points, split evenly over the function's counted cases."""
+    missing = sorted({t['function'] for t in counted} - set(spec.tests))
     if missing:
-        raise GradingError(f"rubric [items.{item}.tests] lacks {missing}")
+        raise GradingError(f"rubric [items.{spec.id}.tests] lacks {missing} "
+                           f"(regenerate it: {REGENERATE})")
     cases = {}
     for t in counted:
         cases[t['function']] = cases.get(t['function'], 0) + 1
-    return {id(t): spec['tests'][t['function']] / cases[t['function']] for t in counted}
+    return {id(t): spec.tests[t['function']] / cases[t['function']] for t in counted}
 
 
-def _check_test_tables(rubric, tests, only_items):
-    """Every test a rubric table names must exist (else its points could never be earned)."""
+def check_marks(rubric: Rubric, tests, only_items=None):
+    """Raise GradingError unless the collected tests' marks are the rubric's:
+    every marked test in its item's table with the points of its mark, and every
+    test the table names collected (else its points could never be earned)."""
+    stale = f"rubric.toml disagrees with the suites' marks; regenerate it: {REGENERATE}"
+    unknown = sorted({t['item'] for t in tests} - set(rubric))
+    if unknown:
+        raise GradingError(f"tests are marked with items not in the rubric: {unknown} ({stale})")
+    for t in tests:
+        want = rubric[t['item']].tests.get(t['function'])
+        if want is None:
+            raise GradingError(f"rubric [items.{t['item']}.tests] lacks {t['function']} ({stale})")
+        try:
+            agrees = Fraction(str(t['points'])) == want
+        except (TypeError, ValueError):
+            agrees = False
+        if not agrees:
+            raise GradingError(f"{t['name']} is marked with {t['points']!r} points of {t['item']}, "
+                               f"the rubric gives {float(want):g} ({stale})")
     ran = {(t['item'], t['function']) for t in tests}
     for item, spec in rubric.items():
-        if spec['tests'] is None or (only_items is not None and item not in only_items):
+        if only_items is not None and item not in only_items:
             continue
-        absent = sorted(name for name in spec['tests'] if (item, name) not in ran)
+        absent = sorted(name for name in spec.tests if (item, name) not in ran)
         if absent:
-            raise GradingError(f"rubric [items.{item}.tests] names tests that do not exist: {absent}")
+            raise GradingError(f"rubric [items.{item}.tests] names tests that do not exist: "
+                               f"{absent} ({stale})")
 
 
 # ---------------------------------------------------------------- the API
@@ -319,8 +338,8 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
         raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
     device = device or default_device()
     options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox,
-               'item_time_budgets': {item: spec['time_budget'] for item, spec in the_rubric.items()
-                                     if spec['time_budget'] is not None}}
+               'item_time_budgets': {item: spec.time_budget for item, spec in the_rubric.items()
+                                     if spec.time_budget is not None}}
     if timeout is not None:
         options['timeout'] = timeout
     if sandbox == 'inprocess':
@@ -343,11 +362,11 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
         violations.setdefault(item, f"Rule violation: {found}. {rules.RULE}; this item gets 0 points.")
     if suite_files and only_items is None:
         only_items = {t['item'] for t in tests}
-    _check_test_tables(the_rubric, tests, only_items)
+    check_marks(the_rubric, tests, only_items)
     item_scores, entries = score(the_rubric, tests, violations, only_items)
     total = sum(v.pop('_exact') for v in item_scores.values())
     results = {'score': _round(total),
-               'max_score': _round(sum(the_rubric[i]['points'] for i in item_scores)),
+               'max_score': _round(sum(the_rubric[i].points for i in item_scores)),
                'tests': entries, 'items': item_scores, 'sandbox': student.sandbox,
                'output': output}
     if student.warning:

@@ -15,8 +15,12 @@ feedback page can be served and a grades folder shared.
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from .rubric import Rubric
 
 RESULTS_NAME = 'results.json'
 
@@ -85,9 +89,9 @@ def write_json_atomic(path, obj):
 
 # ---------------------------------------------------------------- checks
 
-def check_results(results: Results, items) -> None:
-    """Raise ValueError unless results scores every item of `items` (a rubric
-    dict, or ids with a rubric) with a number within its points."""
+def check_results(results: Results, items: 'Rubric | Iterable[str]') -> None:
+    """Raise ValueError unless results scores every item of `items` (a Rubric,
+    or item ids) with a number within its points."""
     if not isinstance(results, dict) or not isinstance(results.get('items'), dict):
         raise ValueError("results have no 'items'")
     missing = [item for item in items if item not in results['items']]
@@ -99,7 +103,7 @@ def check_results(results: Results, items) -> None:
             max_score = float(results['items'][item]['max_score'])
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"item {item!r} has no numeric score") from None
-        points = items[item].get('points') if isinstance(items, dict) else None
+        points = items[item].points if isinstance(items, Mapping) else None
         if points is not None and max_score != float(points):
             raise ValueError(f"item {item!r} is worth {max_score:g} in the results "
                              f"but {points} in the rubric")

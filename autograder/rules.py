@@ -13,7 +13,7 @@ Found by reading the source (ast), never by running it; the child process
 also refuses such uses at run time (lockdown.py), which catches what no
 spelling rule can.
 
-A use inside a function listed in rubric.toml `functions` costs the items
+A use inside a function an item grades (rubric.toml `functions`) costs the items
 that list that function. A use anywhere else in the student's module (a
 module-level `import torch.nn as nn`, a helper function, a class body, a
 default argument or decorator, which run at import) costs every item of
@@ -277,15 +277,15 @@ def check_source(source, student_functions):
     return uses
 
 
-def check_submission(submission, rubric_items):
+def check_submission(submission, rubric):
     """{item id: message} for every item a rule violation zeroes.
 
     submission: a submission.Submission (the student modules' source bytes).
-    rubric_items: {item id: {'functions': ['module.QualName', ...], ...}}.
+    rubric: a rubric.Rubric ({item id: Item}, each naming its 'module.QualName' functions).
     """
     by_module = {}
-    for item, spec in rubric_items.items():
-        for target in spec.get('functions', []):
+    for item, spec in rubric.items():
+        for target in spec.functions:
             module, _, qualname = target.partition('.')
             by_module.setdefault(module, {}).setdefault(qualname, []).append(item)
     messages = {}

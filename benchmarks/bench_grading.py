@@ -48,7 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder import cgroups  # noqa: E402
+from autograder.isolation import cgroups  # noqa: E402
 from autograder.rubric import student_modules  # noqa: E402
 
 ASSIGNMENT = 'nn_from_scratch'

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import release, samples
 from autograder import report
-from autograder.rubric import read_table
+from autograder.rubric import load_rubric
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = REPO / 'build' / 'demo'
@@ -108,7 +108,7 @@ def score_table(results):
     each student's grade is the one coursekit.samples expects."""
     students = list(results)
     lines = [f"{'item':<28}" + ''.join(f'{s:>9}' for s in students)]
-    for item in read_table():
+    for item in load_rubric():
         lines.append(f'{item:<28}' + ''.join(f"{results[s]['items'][item]['score']:>9g}"
                                              for s in students))
     lines.append('-' * len(lines[0]))

@@ -20,10 +20,10 @@ import os
 import signal
 import sys
 import time
-import tomllib
 from pathlib import Path
 
-RUBRIC = Path(__file__).resolve().parent.parent / 'autograder' / 'rubric.toml'
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from autograder.rubric import load_rubric  # noqa: E402
 
 
 def settings(folder):
@@ -57,10 +57,10 @@ def main():
     if mode == 'sleep':
         time.sleep(float(s.get('SLEEP', 1)))
     fraction = float(Path(s['SCORES']).read_text()) if 'SCORES' in s else float(s['FRACTION'])
-    with open(RUBRIC, 'rb') as f:
-        rubric = tomllib.load(f)['items']
+    rubric = load_rubric()
     wanted = args.items.split(',') if args.items else list(rubric)
-    items = {item: {'score': rubric[item]['points'] * fraction, 'max_score': rubric[item]['points']}
+    items = {item: {'score': float(rubric[item].points) * fraction,
+                    'max_score': float(rubric[item].points)}
              for item in wanted}
     tests = [{'name': f'{item} works', 'score': v['score'], 'max_score': v['max_score'],
               'output': '' if fraction == 1 else 'off', 'number': item} for item, v in items.items()]

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.rubric import load_rubric
 from conftest import RELEASE, REPO, SOLUTIONS
 from autograder.blocks import BEGIN, END, find_blocks, stub_source
-from autograder.rubric import read_table
 
-RUBRIC = read_table()
-NOTEBOOKS = sorted({item['notebook'] for item in RUBRIC.values()})
+RUBRIC = load_rubric()
+NOTEBOOKS = sorted({item.notebook for item in RUBRIC.values()})
 # Rubric details that only the grader knows: the names of the hidden tests.
 HIDDEN_TESTS = sorted({name for path in (REPO / 'autograder' / 'suites').glob('test_*.py')
                        for name in re.findall(r'^def (test_\w+)', path.read_text(), re.M)})

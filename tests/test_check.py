@@ -12,9 +12,9 @@ import pytest
 
 from conftest import RELEASE, SOLUTIONS
 from autograder.blocks import student_functions
-from autograder.rubric import read_table
+from autograder.rubric import load_rubric
 
-RUBRIC = read_table()
+RUBRIC = load_rubric()
 IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints')
 
 
@@ -50,7 +50,7 @@ def test_blank_release_reads_not_implemented_yet(tmp_path):
     rows = table(done.stdout)
     assert list(rows) == list(RUBRIC), "one row per rubric item, in rubric order"
     for item, (points, max_points, reason) in rows.items():
-        assert (points, max_points) == (0, RUBRIC[item]['points']), item
+        assert (points, max_points) == (0, RUBRIC[item].points), item
         assert reason.startswith('not implemented yet: ') and 'Traceback' not in reason, (item, reason)
     assert 'not implemented yet: Linear.forward in scratchnn/layers.py' in rows['linear_forward'][2]
     assert re.search(r'^total\s+0\s+100$', done.stdout, re.MULTILINE), done.stdout
@@ -63,7 +63,7 @@ def test_complete_solution_passes_every_public_check(tmp_path):
     assert done.returncode == 0 and done.stderr == '', done.stderr
     rows = table(done.stdout)
     assert {item: row[:2] for item, row in rows.items()} == \
-        {item: (info['points'], info['points']) for item, info in RUBRIC.items()}
+        {item: (info.points, info.points) for item, info in RUBRIC.items()}
     assert all(reason == '' for _, _, reason in rows.values())
 
 
@@ -79,7 +79,7 @@ def test_a_mistake_shows_its_reason_and_costs_only_its_item(tmp_path):
     done = self_check(folder, '--notebook', '3')
     assert done.returncode == 0 and done.stderr == '', done.stderr
     rows = table(done.stdout)
-    assert set(rows) == {item for item, info in RUBRIC.items() if info['notebook'].startswith('03')}
+    assert set(rows) == {item for item, info in RUBRIC.items() if info.notebook.startswith('03')}
     assert rows['adam'][0] == 0 and 'optim.adam with {} differs from the reference' in rows['adam'][2]
     assert rows['adamw'][0] == 0, "adamw shares _adam_step"
     assert rows['sgd'][:2] == (2, 2) and rows['rmsprop'][:2] == (3, 3)
@@ -119,8 +119,8 @@ def test_student_modules_are_the_graders():
 def test_points_come_from_the_notebooks_graded_cells():
     from scratchnn.check import graded_items
     items = graded_items(RELEASE)
-    assert [(item, points) for item, points, _ in items] == [(i, info['points']) for i, info in RUBRIC.items()]
-    assert all(notebook == RUBRIC[item]['notebook'] for item, _, notebook in items)
+    assert [(item, points) for item, points, _ in items] == [(i, info.points) for i, info in RUBRIC.items()]
+    assert all(notebook == RUBRIC[item].notebook for item, _, notebook in items)
 
 
 @pytest.mark.slow

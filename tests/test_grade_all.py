@@ -23,11 +23,11 @@ from autograder.integrations import cluster, grade_all as ga
 
 from autograder.isolation import intake
 from autograder.fingerprint import grader_fingerprint
-from autograder.rubric import read_table, student_modules
+from autograder.rubric import load_rubric, student_modules
 from conftest import REPO, RELEASE, SOLUTIONS
 from postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
-ITEMS = read_table()
+ITEMS = load_rubric()
 MODULES = student_modules()
 FAKE = [sys.executable, str(REPO / 'tests' / 'fake_grade.py')]
 
@@ -188,7 +188,7 @@ def test_a_class_graded_on_two_workers(klass, client):
         assert next(csv.reader(f)) == ['student', *ITEMS, 'total', 'error']
     for student, fraction in [('ada', 1.0), ('bob', 0.5), ('cy', 0.25), ('dee', 0.0)]:
         results = results_of(out, student)
-        assert results['items']['fc_net']['score'] == ITEMS['fc_net']['points'] * fraction
+        assert results['items']['fc_net']['score'] == ITEMS['fc_net'].points * fraction
         assert float(rows[student]['total']) == pytest.approx(100 * fraction)
         grading = results['grading']
         assert grading['fingerprint'] == grader_fingerprint() and grading['attempts'] == 1
@@ -304,12 +304,12 @@ def test_items_regrade_only_those_items_and_merge(klass, client, tmp_path):
     for student in ('ada', 'cy'):
         after = results_of(out, student)
         for item in ITEMS:
-            expected = ITEMS[item]['points'] * (0.5 if item in ('sgd', 'adam') else 1.0)
+            expected = ITEMS[item].points * (0.5 if item in ('sgd', 'adam') else 1.0)
             assert after['items'][item]['score'] == expected, (student, item)
-        assert after['score'] == 100 - (ITEMS['sgd']['points'] + ITEMS['adam']['points']) / 2
+        assert after['score'] == 100 - (ITEMS['sgd'].points + ITEMS['adam'].points) / 2
         assert [t['number'] for t in after['tests']] == [t['number'] for t in before[student]['tests']]
     rows = read_csv(out / 'scores.csv')
-    assert float(rows['ada']['sgd']) == ITEMS['sgd']['points'] / 2
+    assert float(rows['ada']['sgd']) == ITEMS['sgd'].points / 2
 
 
 def test_which_items_a_run_grades():
@@ -428,7 +428,7 @@ def check_gradebook(url):
     student and item, holding the latest score."""
     from nbgrader.api import Gradebook
     from autograder.integrations.gradebook import record_scores
-    results = {s: {'items': {i: {'score': info['points'] * f} for i, info in ITEMS.items()}}
+    results = {s: {'items': {i: {'score': info.points * f} for i, info in ITEMS.items()}}
                for s, f in [('ada', 1.0), ('bob', 0.5)]}
     record_scores(url, results, ITEMS)
     results['bob']['items']['sgd']['score'] = 0
@@ -439,7 +439,7 @@ def check_gradebook(url):
     with Gradebook(url, course_id=ga.COURSE_ID) as gb:
         assert sorted(s.id for s in gb.students) == ['ada', 'bob']
         bob = gb.find_submission(ga.ASSIGNMENT, 'bob')
-        assert bob.code_score == pytest.approx(50 - ITEMS['sgd']['points'] / 2)
+        assert bob.code_score == pytest.approx(50 - ITEMS['sgd'].points / 2)
         answer = gb.find_grade('q_relu_kink', '01_layers_and_gradient_checking', ga.ASSIGNMENT, 'ada')
         assert answer.auto_score is None                   # hand-graded answers stay for the grader
 

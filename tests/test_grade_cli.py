@@ -9,6 +9,7 @@ import pytest
 from autograder.cli import format_table
 from autograder.harness import GradingError, failure_message, score
 from autograder.isolation.student import StudentError
+from autograder.rubric import Item, Rubric
 from hostile import REPO
 
 
@@ -39,8 +40,8 @@ def test_a_zero_grade_still_exits_0_and_no_grade_exits_2(tmp_path):
     assert missing.returncode == 2 and 'nowhere does not exist' in missing.stderr
 
 
-RUBRIC = {'a': {'points': Fraction(3), 'functions': [], 'tests': None},
-          'b': {'points': Fraction(4), 'functions': [], 'tests': {'t_x': Fraction(3), 't_y': Fraction(1)}}}
+RUBRIC = Rubric((Item('a', 'n.ipynb', (), {'t1': Fraction(1), 't2': Fraction(1), 't3': Fraction(1)}),
+                 Item('b', 'n.ipynb', (), {'t_x': Fraction(3), 't_y': Fraction(1)})))
 
 
 def record(item, function, outcome, name=None, message=''):
@@ -48,7 +49,7 @@ def record(item, function, outcome, name=None, message=''):
             'message': message}
 
 
-def test_scores_split_evenly_or_by_the_tests_table_and_skips_leave_the_item():
+def test_scores_split_by_the_tests_table_and_skips_leave_the_item():
     tests = [record('a', 't1', 'passed'), record('a', 't2', 'failed', message='off'),
              record('a', 't3', 'skipped'),
              record('b', 't_x', 'passed', 't_x[0]'), record('b', 't_x', 'failed', 't_x[1]'),

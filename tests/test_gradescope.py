@@ -14,10 +14,10 @@ import pytest
 
 from autograder.integrations import gradescope
 from autograder.integrations.grade_all import ASSIGNMENT
-from autograder.rubric import read_table, student_modules
+from autograder.rubric import load_rubric, student_modules
 from conftest import REPO, RELEASE, SOLUTIONS
 
-ITEMS = read_table()
+ITEMS = load_rubric()
 # items that tell the sample students apart (cy's mistakes are in softmax_loss and adam)
 SOME_ITEMS = 'relu_forward,softmax_loss,sgd,adam'
 
@@ -137,5 +137,5 @@ def test_run_autograder_grades_the_sample_students_like_grade(autograder_root, t
         assert [(t['name'], t['score']) for t in results['tests']] == \
             [(t['name'], t['score']) for t in expected['tests']]
         assert 'hidden tests' in stderr                     # `grade` shows its progress
-    full = sum(ITEMS[i]['points'] for i in SOME_ITEMS.split(','))
+    full = sum(ITEMS[i].points for i in SOME_ITEMS.split(','))
     assert scores['ada'] == full and scores['ben'] == 0 and 0 < scores['cy'] < full

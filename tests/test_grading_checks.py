@@ -3,8 +3,9 @@ the harness's cause detection, on small functions whose answers are known."""
 import pytest
 import torch
 
-from autograder.harness import cause_of, load_rubric
+from autograder.harness import cause_of
 from autograder.isolation.student import StudentError
+from autograder.rubric import load_rubric
 from autograder.suites import oracles as O
 from autograder.suites.checks import (FD_TOL, Failure, Reference, expect_match, own_forward_errors,
                                       unpredictable_order)
@@ -96,7 +97,7 @@ def test_training_runs_get_their_own_time_budget_and_a_bad_one_is_refused(tmp_pa
     from autograder.rubric import RUBRIC, RubricError
     from autograder.isolation.sandbox import ITEM_TIME_BUDGET
     rubric = load_rubric()
-    budgets = {item: spec['time_budget'] for item, spec in rubric.items() if spec['time_budget']}
+    budgets = {item: spec.time_budget for item, spec in rubric.items() if spec.time_budget}
     assert set(budgets) == {'train_two_layer', 'train_deep_batchnorm'}
     assert min(budgets.values()) > ITEM_TIME_BUDGET
     bad = tmp_path / 'rubric.toml'

@@ -11,9 +11,10 @@ import torch
 from autograder.isolation import cgroups
 
 from autograder import rules
-from autograder.harness import grade_submission, load_rubric
+from autograder.harness import grade_submission
 from autograder.isolation.sandbox import bwrap_status
 from autograder.blocks import stub_source
+from autograder.rubric import load_rubric
 from hostile import REFERENCE, REPO, STUDENT_MODULES, make_submission
 
 BWRAP, BWRAP_WHY = bwrap_status()
@@ -36,8 +37,8 @@ def item_scores(results):
 
 def items_outside(modules):
     """Items none of whose functions lie in these modules (training runs excluded)."""
-    return [i for i, spec in RUBRIC.items() if spec['functions']
-            and not any(f.partition('.')[0] in modules for f in spec['functions'])]
+    return [i for i, spec in RUBRIC.items() if spec.functions
+            and not any(f.partition('.')[0] in modules for f in spec.functions)]
 
 
 def reset_peak_memory():
@@ -78,7 +79,7 @@ def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp
     hostile = grade(make_submission(tmp_path / 'hostile', cases), items)
     honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
     assert item_scores(hostile) == item_scores(honest)
-    full = {i: RUBRIC[i]['points'] for i in items}
+    full = {i: RUBRIC[i].points for i in items}
     for item in ('sgd', 'linear_forward', 'xavier_normal'):  # honest parts: full marks
         assert hostile['items'][item]['score'] == full[item], item
     for item in ('sgd_momentum', 'relu_forward', 'xavier_uniform', 'dropout_forward',
@@ -102,8 +103,8 @@ def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
     honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
     assert item_scores(hostile) == item_scores(honest)
     assert hostile['items']['linear_forward']['score'] == 0   # wrong output, patched compare
-    assert hostile['items']['relu_forward']['score'] == RUBRIC['relu_forward']['points']
-    assert hostile['items']['sgd']['score'] == RUBRIC['sgd']['points']
+    assert hostile['items']['relu_forward']['score'] == RUBRIC['relu_forward'].points
+    assert hostile['items']['sgd']['score'] == RUBRIC['sgd'].points
     assert_grader_unharmed()
     if BWRAP:  # without bwrap the planted files do land (harmlessly for the grade)
         for place in (submission, submission / 'scratchnn', REPO, REPO.parent):
@@ -136,7 +137,7 @@ def test_modules_linked_to_the_solutions_earn_nothing(tmp_path):
     (package / 'optim.py').hardlink_to(make_submission(tmp_path / 'other') / 'scratchnn' / 'optim.py')
     results = grade(submission, ['linear_forward', 'sgd', 'xavier_normal'])
     assert item_scores(results) == {'linear_forward': 0, 'sgd': 0,
-                                    'xavier_normal': RUBRIC['xavier_normal']['points']}
+                                    'xavier_normal': RUBRIC['xavier_normal'].points}
     outputs = {t['number']: t['output'] for t in results['tests']}
     assert 'scratchnn/layers.py is a symbolic link; submit the file itself' in outputs['linear_forward']
     assert 'scratchnn/optim.py is a hard link' in outputs['sgd']
@@ -145,7 +146,7 @@ def test_modules_linked_to_the_solutions_earn_nothing(tmp_path):
 def test_a_rule_violation_zeroes_its_item_with_a_clear_message(tmp_path):
     results = grade(make_submission(tmp_path, ['forbidden']), ['rmsprop', 'sgd'])
     assert results['items']['rmsprop']['score'] == 0
-    assert results['items']['sgd']['score'] == RUBRIC['sgd']['points']
+    assert results['items']['sgd']['score'] == RUBRIC['sgd'].points
     messages = [t['output'] for t in results['tests'] if t['number'] == 'rmsprop']
     assert messages and all('Rule violation' in m and 'torch.optim' in m for m in messages)
 
@@ -172,7 +173,7 @@ def test_rule_check_accepts_the_reference_and_plain_torch():
     for name in STUDENT_MODULES:
         source = (REFERENCE / f'{name}.py').read_text()
         assert rules.check_source(source, {f.partition('.')[2] for i in RUBRIC.values()
-                                           for f in i['functions']}) == {}
+                                           for f in i.functions}) == {}
     ok = "import torch\ndef f(x):\n    return torch.relu(x) @ x.T + torch.zeros_like(x).sum()\n"
     assert rules.check_source(ok, {'f'}) == {}
 
@@ -203,7 +204,7 @@ def test_every_item_outside_the_hostile_modules_keeps_full_marks(tmp_path):
     keep = items_outside({'normalization', 'init', 'layers'})
     assert keep
     for item in keep:
-        assert results['items'][item]['score'] == RUBRIC[item]['points'], item
+        assert results['items'][item]['score'] == RUBRIC[item].points, item
     assert results['items']['layernorm_forward']['score'] == 0
     assert_grader_unharmed()
 
@@ -227,7 +228,7 @@ def test_autograd_and_torch_layers_earn_nothing_however_spelled(tmp_path, case, 
     assert_no_better_than_honest(hostile, honest, items)
     assert hostile['items'][items[0]]['score'] == 0
     for item in other:
-        assert hostile['items'][item]['score'] == RUBRIC[item]['points'], item
+        assert hostile['items'][item]['score'] == RUBRIC[item].points, item
     messages = ' '.join(t['output'] for t in hostile['tests'] if t['number'] == items[0])
     assert 'Rule violation' in messages, messages
 
@@ -239,8 +240,8 @@ def test_a_coding_cookie_hides_nothing(tmp_path):
     layers = submission / 'scratchnn' / 'layers.py'
     layers.write_bytes(b"# -*- coding: utf-7 -*-\n" + layers.read_bytes())
     results = grade(submission, ['linear_forward', 'sgd'])
-    assert results['items'] == {'linear_forward': {'score': 0, 'max_score': 1.0 * RUBRIC['linear_forward']['points']},
-                                'sgd': {'score': 1.0 * RUBRIC['sgd']['points'], 'max_score': 1.0 * RUBRIC['sgd']['points']}}
+    assert results['items'] == {'linear_forward': {'score': 0, 'max_score': 1.0 * RUBRIC['linear_forward'].points},
+                                'sgd': {'score': 1.0 * RUBRIC['sgd'].points, 'max_score': 1.0 * RUBRIC['sgd'].points}}
     assert any("declares the encoding 'utf-7'" in t['output'] for t in results['tests'])
 
 
@@ -253,7 +254,7 @@ def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
     hostile = grade(make_submission(tmp_path / 'hostile', ['inflate']), items)
     assert peak_memory() - before < GRADER_MEMORY_BUDGET
     assert_no_better_than_honest(hostile, honest, items)
-    assert hostile['items']['sgd']['score'] == RUBRIC['sgd']['points']
+    assert hostile['items']['sgd']['score'] == RUBRIC['sgd'].points
     outputs = ' '.join(t['output'] for t in hostile['tests'] if t['number'] == 'dropout_forward')
     assert 'sent back too much' in outputs
 
@@ -272,7 +273,7 @@ def test_ram_files_many_processes_and_background_work_stay_in_the_submission_bud
     assert peak_memory() - before < GRADER_MEMORY_BUDGET
     assert item_scores(hostile) == item_scores(honest)
     for item in ('xavier_normal', 'kaiming_normal', 'sgd'):
-        assert hostile['items'][item]['score'] == RUBRIC[item]['points'], item
+        assert hostile['items'][item]['score'] == RUBRIC[item].points, item
 
 
 def test_signals_from_inside_cost_no_other_item(tmp_path):
@@ -283,4 +284,4 @@ def test_signals_from_inside_cost_no_other_item(tmp_path):
     honest = grade(make_submission(tmp_path / 'honest', ['signals'], 'equivalent'), items)
     assert item_scores(hostile) == item_scores(honest)
     for item in items[1:]:
-        assert hostile['items'][item]['score'] == RUBRIC[item]['points'], item
+        assert hostile['items'][item]['score'] == RUBRIC[item].points, item

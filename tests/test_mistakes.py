@@ -30,7 +30,7 @@ def test_reference_gets_full_marks_and_rubric_matches_suites():
     grades = grade(REFERENCE)
     assert set(grades) == set(RUBRIC), "every rubric item is tested, every test names an item"
     for item, g in grades.items():
-        assert g['score'] == g['max'] == float(RUBRIC[item]['points']), (item, g['failed'])
+        assert g['score'] == g['max'] == float(RUBRIC[item].points), (item, g['failed'])
 
 
 @pytest.mark.parametrize('key', params(CATALOGUE))

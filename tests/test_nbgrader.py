@@ -21,10 +21,10 @@ from nbgrader.utils import determine_grade
 
 from autograder.integrations import nbgrader_plugin as plugin
 from autograder.integrations.grade_all import ASSIGNMENT, COURSE_ID
-from autograder.rubric import read_table, student_modules
+from autograder.rubric import load_rubric, student_modules
 from conftest import RELEASE, REPO, SOLUTIONS
 
-ITEMS = read_table()
+ITEMS = load_rubric()
 STUDENT_MODULES = student_modules()
 IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints', '*.pt')
 SECRET = 'SECRET_HIDDEN_CHECK_7f3a'   # a hidden-test line planted in a graded cell
@@ -41,7 +41,7 @@ def graded_cell(grade_id='linear_forward', points=3):
 
 def results_for(scores, tests=()):
     """Harness-shaped results: scores {item: score}, every other item full."""
-    items = {i: {'score': float(scores.get(i, info['points'])), 'max_score': float(info['points'])}
+    items = {i: {'score': float(scores.get(i, info.points)), 'max_score': float(info.points)}
              for i, info in ITEMS.items()}
     return {'score': sum(v['score'] for v in items.values()), 'max_score': 100.0,
             'tests': list(tests), 'items': items}
@@ -138,7 +138,7 @@ def test_config_keeps_student_modules_and_replaces_execute():
     assert config.Autograde.exclude_overwriting == {
         ASSIGNMENT: [f'scratchnn/{m}.py' for m in STUDENT_MODULES]}
     # every module a rubric item grades is one the student keeps
-    graded = {f.split('.')[0] for info in ITEMS.values() for f in info['functions']}
+    graded = {f.split('.')[0] for info in ITEMS.values() for f in info.functions}
     assert graded <= set(STUDENT_MODULES)
     pps = config.Autograde.autograde_preprocessors
     assert plugin.HarnessGrades in pps and not any(p.__name__ == 'Execute' for p in pps)
@@ -161,7 +161,7 @@ def make_course(root, config_lines=(), plant_hidden_test=False):
     course = root / 'course'
     shutil.copytree(SOLUTIONS, course / 'solutions' / ASSIGNMENT, ignore=IGNORE)
     if plant_hidden_test:
-        path = course / 'solutions' / ASSIGNMENT / ITEMS['linear_forward']['notebook']
+        path = course / 'solutions' / ASSIGNMENT / ITEMS['linear_forward'].notebook
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if c.metadata.get('nbgrader', {}).get('grade_id') == 'linear_forward')
         cell.source += f'\n### BEGIN HIDDEN TESTS\nassert "{SECRET}"\n### END HIDDEN TESTS\n'
@@ -215,14 +215,14 @@ def hidden_suite_lines():
 
 
 FAKE_GRADER = '''
-import os, tomllib
+import os
+from autograder.rubric import load_rubric
 def grade_submission(folder, *, device=None, workers=None):
     """Every item gets 2/3 of its points; one failing test per item."""
     with open(os.path.join(os.path.dirname(__file__), 'calls.log'), 'a') as log:
         log.write(str(folder) + "\\n")
-    with open({rubric!r}, 'rb') as f:
-        items = tomllib.load(f)['items']
-    scores = {{k: {{'score': v['points'] * 2 / 3, 'max_score': float(v['points'])}} for k, v in items.items()}}
+    items = load_rubric({rubric!r})
+    scores = {{k: {{'score': float(v.points) * 2 / 3, 'max_score': float(v.points)}} for k, v in items.items()}}
     tests = [{{'name': k + ' hidden case', 'score': 0.0, 'max_score': 1.0,
                'output': 'FAKE-MESSAGE for ' + k, 'number': k}} for k in items]
     return {{'score': sum(v['score'] for v in scores.values()), 'max_score': 100.0,
@@ -252,7 +252,7 @@ def test_autograde_records_the_graders_scores(fake_course):
     for student in ('ann', 'ben'):
         scores = auto_scores(course, student)
         for item, info in ITEMS.items():
-            assert scores[item] == pytest.approx(info['points'] * 2 / 3, abs=1e-12)
+            assert scores[item] == pytest.approx(info.points * 2 / 3, abs=1e-12)
         # hand-graded answers: unanswered (the release text) gives 0, as in nbgrader
         assert scores['q_relu_kink'] == 0
 
@@ -294,7 +294,7 @@ def test_feedback_shows_messages_and_points_not_hidden_tests(fake_course):
         assert f'{item}: {info["points"] * 2 / 3:g} / {info["points"]:g} points' in text
         assert f'[FAIL] {item} hidden case (0 / 1)' in text
     # the planted hidden test is in the autograded notebook (as in plain nbgrader) ...
-    autograded = (course / 'autograded' / 'ann' / ASSIGNMENT / ITEMS['linear_forward']['notebook']).read_text()
+    autograded = (course / 'autograded' / 'ann' / ASSIGNMENT / ITEMS['linear_forward'].notebook).read_text()
     assert SECRET in autograded
     # ... but never in the feedback (nbgrader #917)
     assert SECRET not in text

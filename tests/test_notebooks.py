@@ -16,11 +16,11 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from autograder.rubric import load_rubric
 from conftest import RELEASE, REPO, SOLUTIONS
-from autograder.rubric import read_table
 
-RUBRIC = read_table()
-NOTEBOOKS = sorted({item['notebook'] for item in RUBRIC.values()})
+RUBRIC = load_rubric()
+NOTEBOOKS = sorted({item.notebook for item in RUBRIC.values()})
 # Each notebook runs in well under 2 minutes on 2 CPU cores; the limit leaves
 # room for a loaded CI machine.
 NOTEBOOK_TIMEOUT = 300
@@ -73,7 +73,7 @@ def test_solution_notebook_runs_clean(name, tmp_path):
     print(f'{name}: {seconds:.1f} s')
     assert seconds < NOTEBOOK_TIMEOUT
     graded = [cell for cell in nb.cells if is_graded_test(cell)]
-    assert len(graded) == sum(item['notebook'] == name for item in RUBRIC.values())
+    assert len(graded) == sum(item.notebook == name for item in RUBRIC.values())
     for cell in graded:
         grade_id = cell.metadata['nbgrader']['grade_id']
         streams = [o for o in cell.outputs if o.output_type == 'stream']
@@ -102,8 +102,8 @@ def test_nbgrader_validate_passes_on_solution(name, tmp_path):
 def first_function(name):
     """module.QualName of the first function the notebook asks for: the first
     function of its first rubric item (the notebooks follow rubric order)."""
-    items = [item for item in RUBRIC.values() if item['notebook'] == name and item['functions']]
-    return items[0]['functions'][0]
+    items = [item for item in RUBRIC.values() if item.notebook == name and item.functions]
+    return items[0].functions[0]
 
 
 @pytest.mark.slow

@@ -111,10 +111,10 @@ def test_autograde_scores_match_the_grade_command(demo_course, tmp_path):
         for item in ITEMS:
             assert scores[item] == pytest.approx(expected['items'][item]['score'], abs=1e-9), (student, item)
     full = auto_scores(course, 'ada')
-    assert all(full[item] == ITEMS[item]['points'] for item in ITEMS)
+    assert all(full[item] == ITEMS[item].points for item in ITEMS)
     assert sum(auto_scores(course, 'ben')[item] for item in ITEMS) == 0
     # cy's mistakes cost points where they are: her own modules were graded, not the solution's
-    assert auto_scores(course, 'cy')['adam'] < ITEMS['adam']['points']
+    assert auto_scores(course, 'cy')['adam'] < ITEMS['adam'].points
 
 
 @pytest.mark.slow
@@ -122,7 +122,7 @@ def test_stderr_from_student_code_does_not_zero_a_cell(demo_course):
     course, _ = demo_course
     assert "file=_sys.stderr" in (course / 'submitted' / 'cy' / ASSIGNMENT / 'scratchnn' / 'layers.py').read_text()
     scores = auto_scores(course, 'cy')
-    assert scores['linear_forward'] == ITEMS['linear_forward']['points']
+    assert scores['linear_forward'] == ITEMS['linear_forward'].points
     for path in (course / 'autograded' / 'cy' / ASSIGNMENT).glob('*.ipynb'):
         for cell in nbformat.read(path, as_version=4).cells:
             assert not any(o.get('name') == 'stderr' for o in cell.get('outputs', []))

@@ -150,7 +150,7 @@ def answer_cells(path):
 def test_graded_cells_match_rubric(folder):
     expected = {name: {} for name in NOTEBOOKS}
     for item_id, item in RUBRIC.items():
-        expected[item['notebook']][item_id] = item['points']
+        expected[item.notebook][item_id] = item.points
     for name in NOTEBOOKS:
         cells = graded_cells(folder / name)
         ids = [grade_id for grade_id, _, _ in cells]

@@ -51,7 +51,7 @@ from ..course import COURSE
 from ..results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
                       write_text_atomic)
 
-from ..rubric import RUBRIC, load_rubric, read_table, student_modules
+from ..rubric import RUBRIC, load_rubric, student_modules
 from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
 REPO = COURSE.root
@@ -211,8 +211,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
         raise GradeAllError("on a cluster the sandbox is required: --sandbox auto is for local grading only")
     require_sandbox = sandbox == 'bwrap'
     timeout = timeout or cluster.DEFAULT_TIMEOUT
-    modules = student_modules(load_rubric(rubric))
-    rubric = read_table(rubric)
+    rubric = load_rubric(rubric)
+    modules = student_modules(rubric)
     if items is not None:
         unknown = sorted(set(items) - set(rubric))
         if unknown:

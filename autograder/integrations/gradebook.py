@@ -1,7 +1,7 @@
 """Scores into an nbgrader gradebook, on any database nbgrader accepts.
 
     url = db_url('gradebook.db')                 # a path: SQLite; a URL passes through
-    record_scores(url, {student: results}, rubric.read_table())
+    record_scores(url, {student: results}, load_rubric())
 
 Each graded item's score becomes the auto_score of the grade cell of the
 same id, exactly where `nbgrader autograde` would put it, so `nbgrader
@@ -85,7 +85,7 @@ def ensure_assignment(url, items, notebooks_dir=RELEASE):
     from nbgrader.api import MissingEntry
     from nbgrader.preprocessors import SaveCells
 
-    notebooks = sorted({info['notebook'] for info in items.values()})
+    notebooks = sorted({info.notebook for info in items.values()})
     with open_gradebook(url) as gb:
         gb.update_or_create_assignment(ASSIGNMENT)
         missing = []
@@ -104,13 +104,13 @@ def ensure_assignment(url, items, notebooks_dir=RELEASE):
     with open_gradebook(url) as gb:
         for item, info in items.items():
             try:
-                cell = gb.find_grade_cell(item, Path(info['notebook']).stem, ASSIGNMENT)
+                cell = gb.find_grade_cell(item, Path(info.notebook).stem, ASSIGNMENT)
             except MissingEntry:
                 raise GradebookError(f"the gradebook has no grade cell {item!r} in "
-                                     f"{info['notebook']}") from None
-            if cell.max_score != float(info['points']):
+                                     f"{info.notebook}") from None
+            if cell.max_score != float(info.points):
                 raise GradebookError(f"grade cell {item!r} is worth {cell.max_score:g} in the "
-                                     f"gradebook but {info['points']} in the rubric")
+                                     f"gradebook but {info.points} in the rubric")
 
 
 def record_scores(url, results_by_student, items, notebooks_dir=RELEASE):
@@ -128,9 +128,9 @@ def record_scores(url, results_by_student, items, notebooks_dir=RELEASE):
                 warnings.simplefilter('ignore', category=sqlalchemy.exc.SAWarning)
                 gb.update_or_create_submission(ASSIGNMENT, student)
             for item, info in items.items():
-                grade = gb.find_grade(item, Path(info['notebook']).stem, ASSIGNMENT, student)
+                grade = gb.find_grade(item, Path(info.notebook).stem, ASSIGNMENT, student)
                 score = float(results['items'][item]['score'])
-                grade.auto_score = min(max(score, 0.0), float(info['points']))
+                grade.auto_score = min(max(score, 0.0), float(info.points))
                 # as nbgrader's SaveAutoGrades: a grader's manual score wants a look
                 grade.needs_manual_grade = grade.manual_score is not None
         gb.db.commit()

@@ -57,7 +57,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 from ..isolation.submission import PACKAGE, read_folder
 from ..results import RESULTS_NAME, check_results, write_json_atomic
-from ..rubric import read_table, student_modules
+from ..rubric import load_rubric, student_modules
 from ..report import group_tests, lost_points_html
 
 
@@ -140,7 +140,7 @@ def submission_results(folder, grade, **options):
         results = grade(Path(folder).resolve(), **options)
         try:
             # before any notebook's grades are saved: all of them or none
-            check_results(results, read_table())
+            check_results(results, load_rubric())
         except ValueError as e:
             raise ResultsDoNotFit(f"the harness's results are incomplete: {e}") from None
         # Kept beside the autograded submission (instructor side) for
@@ -254,7 +254,7 @@ class LostPointsFirst(Preprocessor):
         here = [cell.metadata['nbgrader']['grade_id'] for cell in nb.cells if is_autograded(cell)]
         if not here:
             return nb, resources
-        notebooks = {item: info['notebook'] for item, info in read_table().items()}
+        notebooks = {item: info.notebook for item, info in load_rubric().items()}
 
         def href(item):  # the graded cell's anchor, on this page or on its notebook's page
             if item in here or item not in notebooks:

@@ -1,7 +1,16 @@
 """Forward and backward passes graded from a table: a spec per layer (its
 targets, tensor inputs, oracle and items) and cases (inputs and options),
-fed to the generic checks below. The suites parametrize their tests with
-`forward_params(...)` / `backward_params(...)`.
+fed to the generic checks below. A suite module lists its layers' cases and
+points in a `Passes` table, imports the six pass tests defined here
+(test_forward_values ... test_backward_dtype_and_device) and lets the table
+parametrize them:
+
+    from autograder.suites.passes import (  # noqa: F401 (the pass tests)
+        test_backward_dtype_and_device, test_backward_gradients, ...)
+    PASSES = Passes(forward=..., backward=..., forward_points=..., backward_points=...)
+    ITEMS = {**PASSES.items(), ...}
+    def pytest_generate_tests(metafunc):
+        PASSES.parametrize(metafunc)
 
 What each check grants (a mistake costs its own item once):
 - a forward pass earns its points when its output is the oracle's, or, for
@@ -24,6 +33,7 @@ from typing import Callable, Optional
 import pytest
 import torch
 
+from autograder.rubric import Graded
 from autograder.suites import oracles as O
 from autograder.suites.checks import (F32_TOL, F64, FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference,
                                       backward, expect_close, expect_match, expect_tensor,
@@ -85,18 +95,21 @@ class Case:
         return {k: v for k, v in self.options.items() if k in ('eps', 'G')}
 
 
-def forward_params(pairs):
+def forward_params(pairs, points):
     """pytest params for (layer, case) pairs of forward checks, marked with the
-    layer's forward item, with ids 'Layer-case'."""
+    layer's forward item and its points ({item: points}), with ids 'Layer-case'."""
     return [pytest.param(layer, case, id=f'{layer.name}-{case.id}',
-                         marks=pytest.mark.item(layer.forward_item)) for layer, case in pairs]
+                         marks=pytest.mark.item(layer.forward_item, points=points[layer.forward_item]))
+            for layer, case in pairs]
 
 
-def backward_params(pairs):
+def backward_params(pairs, points):
     """pytest params for (layer, case) pairs of backward checks, marked with the
-    layer's backward item, with ids 'Layer.method-case'."""
+    layer's backward item and its points ({item: points}), with ids 'Layer.method-case'."""
     return [pytest.param(layer, case, id=f'{layer.name}.{layer.backward_method}-{case.id}',
-                         marks=pytest.mark.item(layer.backward_item)) for layer, case in pairs]
+                         marks=pytest.mark.item(layer.backward_item,
+                                                points=points[layer.backward_item]))
+            for layer, case in pairs]
 
 
 def _seed(case):
@@ -241,3 +254,90 @@ def check_backward_dtype_device(student, layer, case):
             if device == 'cpu':
                 expect_close(g, grads64[f'd{name}'], f"{what}, against your float64 result",
                              tol=F32_TOL)
+
+
+# ---------------------------------------------------------------- the pass tests
+
+def _variant(pairs, name):
+    return [(layer, case) for layer, case in pairs if name in case.id]
+
+
+def _first(pairs):
+    firsts = {}
+    for layer, case in pairs:
+        firsts.setdefault(layer, case)
+    return list(firsts.items())
+
+
+@dataclass(frozen=True)
+class Passes:
+    """The pass tests of a suite module: the (layer, case) pairs they check and
+    each item's points, (values or gradients, dtype and device, inputs or dout
+    unchanged). Every case is checked for values and gradients; the cases whose
+    id says 'non-contiguous-x' / 'non-contiguous-dout' for the side conditions;
+    each layer's first case on the other dtypes and devices."""
+    forward: list                    # [(layer, case)]
+    backward: list
+    forward_points: dict             # item: (values, dtype and device, inputs unchanged)
+    backward_points: dict            # item: (gradients, dtype and device, dout unchanged)
+
+    def params(self, test_name):
+        """The pytest params of one of the six pass tests."""
+        pairs, points, which, build = {
+            'test_forward_values': (self.forward, self.forward_points, 0, forward_params),
+            'test_forward_dtype_and_device': (_first(self.forward), self.forward_points, 1,
+                                              forward_params),
+            'test_forward_leaves_inputs_unchanged': (_variant(self.forward, 'non-contiguous-x'),
+                                                     self.forward_points, 2, forward_params),
+            'test_backward_gradients': (self.backward, self.backward_points, 0, backward_params),
+            'test_backward_dtype_and_device': (_first(self.backward), self.backward_points, 1,
+                                               backward_params),
+            'test_backward_leaves_dout_unchanged': (_variant(self.backward, 'non-contiguous-dout'),
+                                                    self.backward_points, 2, backward_params),
+        }[test_name]
+        return build(pairs, {item: p[which] for item, p in points.items()})
+
+    def parametrize(self, metafunc):
+        """pytest_generate_tests of a suite module: parametrize its pass tests."""
+        if metafunc.function in PASS_TESTS:
+            metafunc.parametrize('layer, case', self.params(metafunc.function.__name__))
+
+    def items(self):
+        """{item: Graded} of the layers' forward and backward passes."""
+        functions = {}
+        for pairs, target, item in ((self.forward, 'forward_target', 'forward_item'),
+                                    (self.backward, 'backward_target', 'backward_item')):
+            for layer, _ in pairs:
+                found = functions.setdefault(getattr(layer, item), [])
+                if getattr(layer, target) not in found:
+                    found.append(getattr(layer, target))
+        return {item: Graded(tuple(targets)) for item, targets in functions.items()}
+
+
+def test_forward_values(student, layer, case):
+    check_forward(student, layer, case)
+
+
+def test_backward_gradients(student, layer, case):
+    check_backward(student, layer, case)
+
+
+def test_forward_leaves_inputs_unchanged(student, layer, case):
+    check_forward_leaves_inputs(student, layer, case)
+
+
+def test_backward_leaves_dout_unchanged(student, layer, case):
+    check_backward_leaves_dout(student, layer, case)
+
+
+def test_forward_dtype_and_device(student, layer, case):
+    check_forward_dtype_device(student, layer, case)
+
+
+def test_backward_dtype_and_device(student, layer, case):
+    check_backward_dtype_device(student, layer, case)
+
+
+PASS_TESTS = (test_forward_values, test_backward_gradients, test_forward_leaves_inputs_unchanged,
+              test_backward_leaves_dout_unchanged, test_forward_dtype_and_device,
+              test_backward_dtype_and_device)

@@ -8,11 +8,14 @@ import math
 import pytest
 import torch
 
+from autograder.rubric import Graded
 from autograder.suites import oracles as O
 from autograder.suites import passes as P
 from autograder.suites.checks import (check, expect_close, expect_raises, expect_tensor,
                                       expect_unchanged, forward)
 
+ITEMS = {'dropout_forward': Graded(('dropout.Dropout.forward',)),
+         'dropout_backward': Graded(('dropout.Dropout.backward',))}
 SHAPES = {'2d': (100, 200), '4d': (8, 5, 25, 20), '1d': (20000,), 'non-contiguous': (100, 200)}
 
 
@@ -51,12 +54,9 @@ def check_train_output(out, x, p, what):
     return kept
 
 
-def forward_params(ids):
-    return [pytest.param(i, id=i, marks=pytest.mark.item('dropout_forward')) for i in ids]
-
-
+@pytest.mark.item('dropout_forward', points=2.0)
 @pytest.mark.parametrize('p', [0.25, 0.5, 0.8, 0.0])
-@pytest.mark.parametrize('shape_id', forward_params(SHAPES))
+@pytest.mark.parametrize('shape_id', SHAPES)
 def test_dropout_forward_train_statistics(student, shape_id, p):
     x = positive(SHAPES[shape_id], seed=10, strided=shape_id == 'non-contiguous')
     what = f"Dropout.forward (train mode, p={p}) on a {shape_id} {tuple(x.shape)} input"
@@ -69,7 +69,8 @@ def test_dropout_forward_train_statistics(student, shape_id, p):
               f"{what}: rows or columns of the mask repeat; every element needs its own draw")
 
 
-@pytest.mark.parametrize('shape_id', forward_params(SHAPES))
+@pytest.mark.item('dropout_forward', points=0.8)
+@pytest.mark.parametrize('shape_id', SHAPES)
 def test_dropout_forward_test_mode(student, shape_id):
     x = positive(SHAPES[shape_id], seed=20, strided=shape_id == 'non-contiguous')
     for p in (0.3, 0.7):
@@ -79,7 +80,7 @@ def test_dropout_forward_test_mode(student, shape_id):
               "in train mode only)")
 
 
-@pytest.mark.item('dropout_forward')
+@pytest.mark.item('dropout_forward', points=0.4)
 def test_dropout_forward_seed(student):
     x = positive((40, 50), seed=30)
     first, _, _ = dropout(student, x, p=0.4, mode='train', seed=123)
@@ -91,7 +92,7 @@ def test_dropout_forward_seed(student):
           "Dropout.forward: calls with seeds 123 and 124 gave the same mask")
 
 
-@pytest.mark.item('dropout_forward')
+@pytest.mark.item('dropout_forward', points=0.4)
 def test_dropout_forward_dtype_and_device(student):
     for device, dtype in P.dtype_device_cases():
         x = positive((20, 30), seed=40, dtype=dtype).to(device)
@@ -103,7 +104,7 @@ def test_dropout_forward_dtype_and_device(student):
                 check_train_output(out, x, 0.5, "Dropout.forward (train mode) on float32 input")
 
 
-@pytest.mark.item('dropout_forward')
+@pytest.mark.item('dropout_forward', points=0.2)
 def test_dropout_forward_leaves_inputs_unchanged(student):
     """x and dropout_param stay unchanged (side condition)."""
     x = positive((60, 4, 30), seed=45, strided=True)
@@ -116,7 +117,7 @@ def test_dropout_forward_leaves_inputs_unchanged(student):
         expect_unchanged(res.args[0], x, f"Dropout.forward ({mode} mode): x")
 
 
-@pytest.mark.item('dropout_forward')
+@pytest.mark.item('dropout_forward', points=0.2)
 def test_dropout_forward_rejects_bad_params(student):
     """mode='eval' and p=1 raise ValueError (the checks the release gives, kept
     in a forward pass that works)."""
@@ -133,8 +134,8 @@ BACKWARD_CASES = {  # id: (shape, p, seed, non-contiguous dout)
     '1d': ((500,), 0.5, None, False), 'non-contiguous-dout': ((20, 6, 4), 0.5, None, True)}
 
 
-@pytest.mark.parametrize('case', [pytest.param(c, id=c, marks=pytest.mark.item('dropout_backward'))
-                                  for c in BACKWARD_CASES])
+@pytest.mark.item('dropout_backward', points=1.8)
+@pytest.mark.parametrize('case', BACKWARD_CASES)
 def test_dropout_backward_uses_forward_mask(student, case):
     shape, p, seed, strided = BACKWARD_CASES[case]
     x = positive(shape, seed=50)
@@ -150,7 +151,7 @@ def test_dropout_backward_uses_forward_mask(student, case):
                  "(it must reuse the forward pass's mask and scale)", tol=1e-10)
 
 
-@pytest.mark.item('dropout_backward')
+@pytest.mark.item('dropout_backward', points=0.5)
 def test_dropout_backward_test_mode(student):
     x, dout = positive((10, 12), seed=60), O.randn(10, 12, seed=61)
     _, cache, _ = dropout(student, x, p=0.5, mode='test')
@@ -158,7 +159,7 @@ def test_dropout_backward_test_mode(student):
     expect_close(dx, dout, "Dropout.backward (test mode): dx", tol=0, atol=0)
 
 
-@pytest.mark.item('dropout_backward')
+@pytest.mark.item('dropout_backward', points=0.4)
 def test_dropout_backward_dtype_and_device(student):
     for device, dtype in P.dtype_device_cases():
         x, dout = positive((10, 12), seed=62, dtype=dtype).to(device), O.randn(
@@ -173,7 +174,7 @@ def test_dropout_backward_dtype_and_device(student):
                           shape=x.shape, dtype=dtype, device=device)
 
 
-@pytest.mark.item('dropout_backward')
+@pytest.mark.item('dropout_backward', points=0.3)
 def test_dropout_backward_leaves_dout_unchanged(student):
     x, dout = positive((8, 9), seed=64), O.non_contiguous(O.randn(8, 9, seed=65))
     for mode in ('train', 'test'):

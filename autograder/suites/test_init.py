@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from autograder.rubric import Graded
 from autograder.suites import oracles as O
 from autograder.suites.checks import expect_normal, expect_tensor, expect_uniform
 
@@ -37,14 +38,19 @@ def expectations(name, Din, Dout, K):
 
 
 INITIALIZERS = ['xavier_uniform', 'xavier_normal', 'kaiming_uniform', 'kaiming_normal']
+ITEMS = {name: Graded((f'init.{name}',)) for name in INITIALIZERS}
+# Each initializer is its own item: points of its distribution test (kaiming_normal
+# also has its alias test).
+DISTRIBUTION_POINTS = {'xavier_uniform': 1.6, 'xavier_normal': 1.6, 'kaiming_uniform': 1.6,
+                       'kaiming_normal': 1.3}
 
 
-def params(names):
+def params(names, points):
     return [pytest.param(n, shape, id=f"{n}-{'x'.join(str(s) for s in shape if s)}",
-                         marks=pytest.mark.item(n)) for n in names for shape in SHAPES]
+                         marks=pytest.mark.item(n, points=points[n])) for n in names for shape in SHAPES]
 
 
-@pytest.mark.parametrize('name, shape', params(INITIALIZERS))
+@pytest.mark.parametrize('name, shape', params(INITIALIZERS, DISTRIBUTION_POINTS))
 def test_distribution(student, name, shape):
     """The distribution of the contract, for every option of the initializer."""
     Din, Dout, K = shape
@@ -58,7 +64,7 @@ def test_distribution(student, name, shape):
 
 
 @pytest.mark.parametrize('relu', [True, False])
-@pytest.mark.item('kaiming_normal')
+@pytest.mark.item('kaiming_normal', points=0.3)
 def test_kaiming_initializer_alias(student, relu):
     """kaiming_initializer is kaiming_normal under the EECS 498 name, dtype and device included."""
     w, what = draw(student, 'kaiming_initializer', 300, 200, None, relu=relu)
@@ -70,7 +76,8 @@ def test_kaiming_initializer_alias(student, relu):
                          "dtype=torch.float64)", shape=(6, 4), dtype=torch.float64, device=device)
 
 
-@pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.item(n)) for n in INITIALIZERS])
+@pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.item(n, points=0.4))
+                                  for n in INITIALIZERS])
 def test_dtype_and_device(student, name):
     """The tensor is created with the requested dtype on the requested device,
     on every branch (K None and set); counted once a float64 draw is right."""

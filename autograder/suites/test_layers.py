@@ -7,12 +7,16 @@ import math
 import pytest
 import torch
 
+from autograder.rubric import Graded
 from autograder.suites import oracles as O
 from autograder.suites import passes as P
 from autograder.suites.checks import (F32_TOL, FD_TOL, GRAD_TOL, VALUE_TOL, Reference, backward,
                                       check, expect_match, expect_tensor, expect_unchanged,
                                       forward, is_close, own_forward_errors, unpack)
 from autograder.suites.passes import Case, Layer
+from autograder.suites.passes import (  # noqa: F401 (the pass tests, parametrized by PASSES)
+    test_backward_dtype_and_device, test_backward_gradients, test_backward_leaves_dout_unchanged,
+    test_forward_dtype_and_device, test_forward_leaves_inputs_unchanged, test_forward_values)
 
 F64 = torch.float64
 
@@ -100,43 +104,19 @@ CASES = {
                               layout='non-contiguous-dout')],
 }
 ALL = [(layer, case) for layer, cases in CASES.items() for case in cases]
-FIRST = [(layer, cases[0]) for layer, cases in CASES.items()]
+PASSES = P.Passes(
+    forward=ALL, backward=ALL,
+    # item: points of (values, dtype and device, inputs unchanged)
+    forward_points={'linear_forward': (2.25, 0.45, 0.3), 'relu_forward': (1.5, 0.3, 0.2),
+                    'linear_relu': (0.8, 0.1, 0.1)},
+    # item: points of (gradients, dtype and device, dout unchanged)
+    backward_points={'linear_backward': (3, 0.6, 0.4), 'relu_backward': (1.5, 0.3, 0.2),
+                     'linear_relu': (0.8, 0.1, 0.1)})
+ITEMS = {**PASSES.items(), 'softmax_loss': Graded(('layers.softmax_loss',))}
 
 
-def layout(name):
-    return [(layer, case) for layer, case in ALL if case.id == name]
-
-
-# ------------------------------------------------------------------ the passes
-
-@pytest.mark.parametrize('layer, case', P.forward_params(ALL))
-def test_forward_values(student, layer, case):
-    P.check_forward(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.backward_params(ALL))
-def test_backward_gradients(student, layer, case):
-    P.check_backward(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.forward_params(layout('non-contiguous-x')))
-def test_forward_leaves_inputs_unchanged(student, layer, case):
-    P.check_forward_leaves_inputs(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.backward_params(layout('non-contiguous-dout')))
-def test_backward_leaves_dout_unchanged(student, layer, case):
-    P.check_backward_leaves_dout(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.forward_params(FIRST))
-def test_forward_dtype_and_device(student, layer, case):
-    P.check_forward_dtype_device(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.backward_params(FIRST))
-def test_backward_dtype_and_device(student, layer, case):
-    P.check_backward_dtype_device(student, layer, case)
+def pytest_generate_tests(metafunc):
+    PASSES.parametrize(metafunc)
 
 
 # ------------------------------------------------------------------ softmax_loss
@@ -165,11 +145,12 @@ def softmax_call(student, x, y, what):
     return loss.reshape(()), dx, res
 
 
-def softmax_params(ids):
-    return [pytest.param(i, id=i, marks=pytest.mark.item('softmax_loss')) for i in ids]
+def softmax_params(ids, points):
+    return [pytest.param(i, id=i, marks=pytest.mark.item('softmax_loss', points=points)) for i in ids]
 
 
-@pytest.mark.parametrize('case_id', softmax_params([c for c in SOFTMAX_CASES if c != 'scores-around-1000']))
+@pytest.mark.parametrize('case_id', softmax_params(
+    [c for c in SOFTMAX_CASES if c != 'scores-around-1000'], points=1.5))
 def test_softmax_loss_values(student, case_id):
     x, y = softmax_inputs(case_id)
     what = f"for {tuple(x.shape)} scores"
@@ -178,7 +159,7 @@ def test_softmax_loss_values(student, case_id):
                  [Reference('the true loss', lambda: {'loss': O.softmax_loss(x, y)}, VALUE_TOL)])
 
 
-@pytest.mark.parametrize('case_id', softmax_params(SOFTMAX_CASES))
+@pytest.mark.parametrize('case_id', softmax_params(SOFTMAX_CASES, points=1.5))
 def test_softmax_loss_gradient(student, case_id):
     """dx is the true gradient, or exact for the student's own loss."""
     x, y = softmax_inputs(case_id)
@@ -193,9 +174,9 @@ def test_softmax_loss_gradient(student, case_id):
     expect_match(f"softmax_loss {what}", {'dx': dx}, references)
 
 
-@pytest.mark.parametrize('dtype', [pytest.param(F64, id='float64', marks=pytest.mark.item('softmax_loss')),
-                                   pytest.param(torch.float32, id='float32',
-                                                marks=pytest.mark.item('softmax_loss'))])
+@pytest.mark.item('softmax_loss', points=1.25)
+@pytest.mark.parametrize('dtype', [pytest.param(F64, id='float64'),
+                                   pytest.param(torch.float32, id='float32')])
 def test_softmax_loss_large_scores(student, dtype):
     """Scores around +-1000 overflow exp() unless the row max is subtracted."""
     x, y = softmax_inputs('scores-around-1000', dtype)
@@ -218,7 +199,7 @@ def check_softmax_right(student, x, y, what):
     return loss, dx, res
 
 
-@pytest.mark.item('softmax_loss')
+@pytest.mark.item('softmax_loss', points=0.5)
 def test_softmax_loss_dtype_and_device(student):
     x64, y = softmax_inputs('5x4')
     loss64, dx64, _ = check_softmax_right(student, x64, y, "for (5, 4) scores")
@@ -235,7 +216,7 @@ def test_softmax_loss_dtype_and_device(student):
                                     F32_TOL)])
 
 
-@pytest.mark.item('softmax_loss')
+@pytest.mark.item('softmax_loss', points=0.25)
 def test_softmax_loss_leaves_inputs_unchanged(student):
     x, y = softmax_inputs('5x4')
     x = O.non_contiguous(x)

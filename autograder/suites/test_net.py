@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from autograder.rubric import Graded
 from autograder.suites import net as N
 from autograder.suites import oracles as O
 from autograder.suites.checks import (FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference, check,
@@ -19,7 +20,7 @@ from autograder.suites.checks import (FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Refe
                                       own_forward_errors, same_spread)
 
 F64 = torch.float64
-pytestmark = pytest.mark.item('fc_net')
+ITEMS = {'fc_net': Graded(('layers.FullyConnectedNet.__init__', 'layers.FullyConnectedNet.loss'))}
 
 
 def net_with_params(student, hidden, input_dim, num_classes, param_seed, **kwargs):
@@ -118,6 +119,7 @@ NETS = [  # (hidden_dims, input_dim, normalization, dtype)
 
 @pytest.mark.parametrize('hidden, input_dim, norm, dtype', NETS,
                          ids=['two-hidden', 'batchnorm-float32', 'layernorm', 'no-hidden-layer'])
+@pytest.mark.item('fc_net', points=1.0)
 def test_fc_net_params(student, hidden, input_dim, norm, dtype):
     """The params of the contract: keys, shapes, dtype; biases and beta at 0, gamma at 1."""
     what = f"FullyConnectedNet({hidden}, input_dim={input_dim}, normalization={norm!r}, dtype={dtype})"
@@ -166,6 +168,7 @@ def own_draws(student, scheme, din, dout, last):
 
 
 @pytest.mark.parametrize('scheme', ['float', 'xavier', 'kaiming'])
+@pytest.mark.item('fc_net', points=0.9)
 def test_fc_net_weight_init(student, scheme):
     """weight_scale: a float is the std of a normal init; 'xavier' and
     'kaiming' the std of those schemes (any distribution), or of the
@@ -201,6 +204,7 @@ SCORE_CASES = {  # id: (hidden, X shape, non-contiguous X)
 
 
 @pytest.mark.parametrize('case', SCORE_CASES)
+@pytest.mark.item('fc_net', points=1.0)
 def test_fc_net_scores(student, case):
     hidden, shape, strided = SCORE_CASES[case]
     D = math.prod(shape[1:])
@@ -218,6 +222,7 @@ LOSS_CASES = {'two-hidden': ([7, 6], (5, 12)), 'image-input': ([9], (4, 1, 3, 4)
 
 
 @pytest.mark.parametrize('case', LOSS_CASES)
+@pytest.mark.item('fc_net', points=1.5)
 def test_fc_net_loss_and_grads(student, case):
     hidden, shape = LOSS_CASES[case]
     net, params = net_with_params(student, hidden, math.prod(shape[1:]), 5, param_seed=300 + len(case))
@@ -227,6 +232,7 @@ def test_fc_net_loss_and_grads(student, case):
 
 
 @pytest.mark.parametrize('reg', [0.3, 1.7])
+@pytest.mark.item('fc_net', points=0.9)
 def test_fc_net_regularization(student, reg):
     net, params = net_with_params(student, [8, 6], 10, 4, param_seed=400, reg=reg)
     X, y = O.randn(6, 10, seed=401), O.labels(6, 4, 402)
@@ -235,6 +241,7 @@ def test_fc_net_regularization(student, reg):
 
 
 @pytest.mark.parametrize('norm', ['batchnorm', 'layernorm', 'batchnorm-test-mode'])
+@pytest.mark.item('fc_net', points=1.0)
 def test_fc_net_normalization(student, norm):
     X, y = O.randn(8, 10, seed=500, scale=2.0), O.labels(8, 4, 501)
     if norm != 'batchnorm-test-mode':
@@ -259,6 +266,7 @@ DROPOUT_CASES = {'dropout': None, 'dropout-and-batchnorm': 'batchnorm',
 
 
 @pytest.mark.parametrize('case', DROPOUT_CASES)
+@pytest.mark.item('fc_net', points=1.0)
 def test_fc_net_dropout(student, case):
     """Test mode drops nothing; train mode is the oracle under the masks the
     student's own Dropout draws with the net's seed (after each ReLU)."""
@@ -285,6 +293,7 @@ DEVICE_CASES = {'batchnorm': dict(normalization='batchnorm'), 'xavier': dict(wei
 
 
 @pytest.mark.parametrize('case', DEVICE_CASES)
+@pytest.mark.item('fc_net', points=0.4)
 def test_fc_net_dtype_and_device(student, case):
     """Params, scores, loss and grads on the requested device with the requested
     dtype; counted once the net's float64 scores are right."""
@@ -328,6 +337,7 @@ def init_culprit(student, kwargs, name, dtype, device):
     return None if right else item
 
 
+@pytest.mark.item('fc_net', points=0.3)
 def test_fc_net_leaves_inputs_unchanged(student):
     """loss leaves X and the params unchanged (side conditions)."""
     net, params = net_with_params(student, [7], 8, 3, param_seed=800, normalization='batchnorm')

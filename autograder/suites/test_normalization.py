@@ -11,6 +11,9 @@ from autograder.suites import passes as P
 from autograder.suites.checks import (VALUE_TOL, Reference, check, expect_match, expect_raises,
                                       expect_tensor, expect_unchanged, forward, backward)
 from autograder.suites.passes import Case, Layer
+from autograder.suites.passes import (  # noqa: F401 (the pass tests, parametrized by PASSES)
+    test_backward_dtype_and_device, test_backward_gradients, test_backward_leaves_dout_unchanged,
+    test_forward_dtype_and_device, test_forward_leaves_inputs_unchanged, test_forward_values)
 
 F64 = torch.float64
 
@@ -132,49 +135,21 @@ CASES = {BATCHNORM: flat_cases(100), BATCHNORM_ALT: flat_cases(200), SPATIAL: im
 FORWARD = [(layer, case) for layer, cases in CASES.items() if layer is not BATCHNORM_ALT
            for case in cases]
 BACKWARD = [(layer, case) for layer, cases in CASES.items() for case in cases]
+PASSES = P.Passes(
+    forward=FORWARD, backward=BACKWARD,
+    # item: points of (values, dtype and device, inputs unchanged)
+    forward_points={'batchnorm_forward': (2.0, 0.5, 0.125),
+                    'spatial_batchnorm_forward': (0.8, 0.3, 0.1),
+                    'layernorm_forward': (2.3, 0.4, 0.3), 'groupnorm_forward': (2.3, 0.4, 0.3)},
+    # item: points of (gradients, dtype and device, dout unchanged)
+    backward_points={'batchnorm_backward': (4, 0.6, 0.4), 'batchnorm_backward_alt': (2.4, 0.35, 0.25),
+                     'spatial_batchnorm_backward': (1.5, 0.3, 0.2),
+                     'layernorm_backward': (2.4, 0.35, 0.25), 'groupnorm_backward': (2.4, 0.35, 0.25)})
+ITEMS = PASSES.items()
 
 
-def variant(pairs, name):
-    return [(layer, case) for layer, case in pairs if name in case.id]
-
-
-def first(pairs):
-    seen = {}
-    for layer, case in pairs:
-        seen.setdefault(layer, case)
-    return list(seen.items())
-
-
-# ------------------------------------------------------------------ the passes
-
-@pytest.mark.parametrize('layer, case', P.forward_params(FORWARD))
-def test_forward_values(student, layer, case):
-    P.check_forward(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.backward_params(BACKWARD))
-def test_backward_gradients(student, layer, case):
-    P.check_backward(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.forward_params(variant(FORWARD, 'non-contiguous-x')))
-def test_forward_leaves_inputs_unchanged(student, layer, case):
-    P.check_forward_leaves_inputs(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.backward_params(variant(BACKWARD, 'non-contiguous-dout')))
-def test_backward_leaves_dout_unchanged(student, layer, case):
-    P.check_backward_leaves_dout(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.forward_params(first(FORWARD)))
-def test_forward_dtype_and_device(student, layer, case):
-    P.check_forward_dtype_device(student, layer, case)
-
-
-@pytest.mark.parametrize('layer, case', P.backward_params(first(BACKWARD)))
-def test_backward_dtype_and_device(student, layer, case):
-    P.check_backward_dtype_device(student, layer, case)
+def pytest_generate_tests(metafunc):
+    PASSES.parametrize(metafunc)
 
 
 # ------------------------------------------------------------------ batchnorm: running statistics, test mode
@@ -195,12 +170,15 @@ def bn_rows_by_parts(student, x, gamma, beta, bn_param):
     return written
 
 
-BN_LAYERS = [pytest.param(BATCHNORM, (5, 4), id='BatchNorm', marks=pytest.mark.item('batchnorm_forward')),
-             pytest.param(SPATIAL, (2, 3, 4, 5), id='SpatialBatchNorm',
-                          marks=pytest.mark.item('spatial_batchnorm_forward'))]
+def bn_layers(batchnorm_points, spatial_points):
+    """BatchNorm and SpatialBatchNorm as params of a test, marked with their forward items."""
+    return [pytest.param(BATCHNORM, (5, 4), id='BatchNorm',
+                         marks=pytest.mark.item('batchnorm_forward', points=batchnorm_points)),
+            pytest.param(SPATIAL, (2, 3, 4, 5), id='SpatialBatchNorm',
+                         marks=pytest.mark.item('spatial_batchnorm_forward', points=spatial_points))]
 
 
-@pytest.mark.parametrize('layer, shape', BN_LAYERS)
+@pytest.mark.parametrize('layer, shape', bn_layers(1.25, 0.4))
 @pytest.mark.parametrize('start', ['from-zeros', 'from-given-values'])
 def test_running_statistics(student, layer, shape, start):
     """Running averages over 3 batches, with the default momentum, then 0.7,
@@ -241,7 +219,7 @@ def test_running_statistics(student, layer, shape, start):
 TEST_MODE_CASES = {'default-eps': None, 'eps-1e-3': 1e-3}
 
 
-@pytest.mark.parametrize('layer, shape', BN_LAYERS)
+@pytest.mark.parametrize('layer, shape', bn_layers(0.75, 0.3))
 @pytest.mark.parametrize('eps', TEST_MODE_CASES.values(), ids=TEST_MODE_CASES)
 def test_test_mode(student, layer, shape, eps):
     """Test mode normalizes with the running statistics (and eps) and leaves them."""
@@ -267,7 +245,7 @@ def test_test_mode(student, layer, shape, eps):
                  {'out': out}, references)
 
 
-@pytest.mark.parametrize('layer, shape', BN_LAYERS)
+@pytest.mark.parametrize('layer, shape', bn_layers(0.125, 0.1))
 def test_test_mode_leaves_running_statistics(student, layer, shape):
     """Test mode leaves x, gamma, beta and the running statistics unchanged (side condition)."""
     C = shape[1]
@@ -293,7 +271,7 @@ def test_test_mode_leaves_running_statistics(student, layer, shape):
                      f"{layer.name}.forward (test mode): bn_param['running_var']")
 
 
-@pytest.mark.item('batchnorm_forward')
+@pytest.mark.item('batchnorm_forward', points=0.25)
 def test_batchnorm_unknown_mode_raises(student):
     """mode='eval' raises ValueError (the check the release gives, kept in a
     forward pass that works)."""

@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.harness import grade_submission, load_rubric
+from autograder.harness import grade_submission
+from autograder.rubric import load_rubric
 from autograder.blocks import function_spans
 from autograder.course import COURSE
 from coursekit import submissions
@@ -82,7 +83,7 @@ def patched_functions(patch):
 def touched_items(patch):
     """Items that grade a patched function, and the items that depend on its module."""
     functions = patched_functions(patch)
-    items = {i for i, spec in RUBRIC.items() if functions & set(spec['functions'])}
+    items = {i for i, spec in RUBRIC.items() if functions & set(spec.functions)}
     for module in patch:
         items.update(DEPENDENTS.get(module, []))
     return items
@@ -166,7 +167,7 @@ def footprint(case):
     """The items a case may cost: its mistake's items and cascades, or, for a
     variant, the items of the functions it rewrites (which must keep full marks)."""
     functions = patched_functions(case.patch)
-    own = {i for i, spec in RUBRIC.items() if functions & set(spec['functions'])}
+    own = {i for i, spec in RUBRIC.items() if functions & set(spec.functions)}
     return set(case.loses) | set(case.cascades) | set(case.uses) | (set() if case.loses else own)
 
 
