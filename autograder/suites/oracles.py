@@ -6,13 +6,18 @@ the trusted data loader. The hidden suites compare student results with
 these, and so do the project's own tests (tests/), so there is one copy of
 each reference.
 """
+from __future__ import annotations
+
 import importlib.util
 import math
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from autograder.course import COURSE
 
@@ -25,22 +30,22 @@ DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 
 # ---------------------------------------------------------------- inputs
 
-def generator(seed):
+def generator(seed: int) -> torch.Generator:
     """A private torch.Generator: grader inputs never depend on the global RNG,
     which student code is free to reseed."""
     return torch.Generator().manual_seed(seed)
 
 
-def randn(*shape, seed, scale=1.0, dtype=F64):
+def randn(*shape: int, seed: int, scale: float = 1.0, dtype: torch.dtype = F64) -> Tensor:
     return (scale * torch.randn(*shape, generator=generator(seed), dtype=F64)).to(dtype)
 
 
-def labels(N, C, seed):
+def labels(N: int, C: int, seed: int) -> Tensor:
     """(N,) int64 labels in [0, C)."""
     return torch.randint(C, (N,), generator=generator(seed))
 
 
-def non_contiguous(t):
+def non_contiguous(t: Tensor) -> Tensor:
     """t's values in a non-contiguous layout, as a transpose or a permute
     makes them (the last two dimensions stored swapped; a 1-D tensor strided):
     code that calls .view to flatten its input fails on it."""
@@ -52,14 +57,15 @@ def non_contiguous(t):
     return view
 
 
-def extra_devices():
+def extra_devices() -> list[str]:
     """Devices besides the CPU every suite checks: meta always, CUDA when present."""
     return ['meta'] + (['cuda'] if torch.cuda.is_available() else [])
 
 
 # ---------------------------------------------------------------- gradients
 
-def autograd(fn, inputs, dout=None):
+def autograd(fn: Callable[..., Tensor], inputs: Sequence[Tensor],
+             dout: Optional[Tensor] = None) -> tuple[Tensor, list[Tensor]]:
     """Oracle gradients: (fn(*inputs) detached, [d sum(fn * dout) / d input]).
 
     Each input gets a fresh leaf copy; dout=None means ones (a scalar loss).
@@ -73,60 +79,67 @@ def autograd(fn, inputs, dout=None):
 
 # ---------------------------------------------------------------- layers
 
-def linear(x, w, b):
+def linear(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x (N, d_1..d_k) flattened to (N, D), times w (D, M), plus b (M,): (N, M)."""
     return x.reshape(x.shape[0], -1) @ w + b
 
 
-def relu(x):
+def relu(x: Tensor) -> Tensor:
     return F.relu(x)
 
 
-def linear_relu(x, w, b):
+def linear_relu(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return F.relu(linear(x, w, b))
 
 
-def softmax_loss(x, y):
+def softmax_loss(x: Tensor, y: Tensor) -> Tensor:
     """Mean cross-entropy of scores x (N, C) and labels y (N,)."""
     return F.cross_entropy(x, y)
 
 
-def batchnorm_train(x, gamma, beta, eps=1e-5):
+def batchnorm_train(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
     """Train-mode batch norm over dim 0 of (N, D), or N, H, W of (N, C, H, W)."""
     return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
 
 
-def batchnorm_test(x, gamma, beta, running_mean, running_var, eps=1e-5):
+def batchnorm_test(x: Tensor, gamma: Tensor, beta: Tensor, running_mean: Tensor,
+                   running_var: Tensor, eps: float = 1e-5) -> Tensor:
     return F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=eps)
 
 
-def batch_stats(x):
+def batch_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     """(mean, biased var) per feature/channel: what BatchNorm's running averages follow."""
     dims = [0] if x.dim() == 2 else [0, 2, 3]
     return x.mean(dim=dims), x.var(dim=dims, unbiased=False)
 
 
-def running_update(running, batch, momentum=0.9):
+def running_update(running: Tensor, batch: Tensor, momentum: float = 0.9) -> Tensor:
     """The running average of the contract: momentum * running + (1 - momentum) * batch."""
     return momentum * running + (1 - momentum) * batch
 
 
-def layernorm(x, gamma, beta, eps=1e-5):
+def layernorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
+    """Layer norm of x (N, D) over its features, with gamma, beta (D,): (N, D)."""
     return F.layer_norm(x, (x.shape[1],), gamma, beta, eps)
 
 
-def groupnorm(x, gamma, beta, G, eps=1e-5):
+def groupnorm(x: Tensor, gamma: Tensor, beta: Tensor, G: int, eps: float = 1e-5) -> Tensor:
+    """Group norm of x (N, C, H, W) over G groups of channels, gamma, beta (C,)."""
     return F.group_norm(x, G, gamma, beta, eps)
 
 
-def dropout(x, mask):
+def dropout(x: Tensor, mask: Tensor) -> Tensor:
     """Inverted dropout with a given scaled keep mask (0 or 1 / (1 - p))."""
     return x * mask
 
 
 # ---------------------------------------------------------------- the net
 
-def fc_net_scores(params, X, num_layers, normalization=None, running=None, masks=None,
-                  stats=None, eps=1e-5):
+def fc_net_scores(params: dict[str, Tensor], X: Tensor, num_layers: int,
+                  normalization: Optional[str] = None,
+                  running: Optional[list[tuple[Tensor, Tensor]]] = None,
+                  masks: Optional[list[Tensor]] = None,
+                  stats: Optional[list[tuple[Tensor, Tensor]]] = None, eps: float = 1e-5) -> Tensor:
     """Scores of a FullyConnectedNet: {linear - [norm] - relu - [dropout]} x (L-1) - linear.
 
     - running: None for train-mode normalization (batch statistics), or a list
@@ -153,15 +166,21 @@ def fc_net_scores(params, X, num_layers, normalization=None, running=None, masks
     return linear(h, params[f'W{num_layers}'], params[f'b{num_layers}'])
 
 
-def fc_net_loss(params, X, y, num_layers, normalization=None, reg=0.0, masks=None, stats=None):
+def fc_net_loss(params: dict[str, Tensor], X: Tensor, y: Tensor, num_layers: int,
+                normalization: Optional[str] = None, reg: float = 0.0,
+                masks: Optional[list[Tensor]] = None,
+                stats: Optional[list[tuple[Tensor, Tensor]]] = None) -> Tensor:
     """Mean cross-entropy of the net's scores plus reg * sum(W**2) over the weights only."""
     scores = fc_net_scores(params, X, num_layers, normalization, masks=masks, stats=stats)
     return softmax_loss(scores, y) + reg * sum((params[f'W{i}'] ** 2).sum()
                                                for i in range(1, num_layers + 1))
 
 
-def fc_net_loss_and_grads(params, X, y, num_layers, normalization=None, reg=0.0, masks=None,
-                          stats=None):
+def fc_net_loss_and_grads(params: dict[str, Tensor], X: Tensor, y: Tensor, num_layers: int,
+                          normalization: Optional[str] = None, reg: float = 0.0,
+                          masks: Optional[list[Tensor]] = None,
+                          stats: Optional[list[tuple[Tensor, Tensor]]] = None,
+                          ) -> tuple[Tensor, dict[str, Tensor]]:
     """(loss, {name: gradient}) of fc_net_loss, by autograd."""
     names = sorted(params)
     loss, grads = autograd(
@@ -171,7 +190,8 @@ def fc_net_loss_and_grads(params, X, y, num_layers, normalization=None, reg=0.0,
     return loss, dict(zip(names, grads))
 
 
-def fc_net_param_shapes(hidden_dims, input_dim, num_classes, normalization):
+def fc_net_param_shapes(hidden_dims: Sequence[int], input_dim: int, num_classes: int,
+                        normalization: Optional[str]) -> dict[str, tuple[int, ...]]:
     """{name: shape} of a FullyConnectedNet's params."""
     dims = [input_dim, *hidden_dims, num_classes]
     shapes = {}
@@ -184,21 +204,22 @@ def fc_net_param_shapes(hidden_dims, input_dim, num_classes, normalization):
 
 # ---------------------------------------------------------------- initializers
 
-def fans(Din, Dout, K=None):
+def fans(Din: int, Dout: int, K: Optional[int] = None) -> tuple[int, int]:
+    """(fan_in, fan_out) of a (Din, Dout) weight, or of (Dout, Din, K, K) kernels."""
     r = 1 if K is None else K * K
     return Din * r, Dout * r
 
 
-def init_shape(Din, Dout, K=None):
+def init_shape(Din: int, Dout: int, K: Optional[int] = None) -> tuple[int, ...]:
     return (Din, Dout) if K is None else (Dout, Din, K, K)
 
 
-def xavier_std(Din, Dout, K=None, gain=1.0):
+def xavier_std(Din: int, Dout: int, K: Optional[int] = None, gain: float = 1.0) -> float:
     fan_in, fan_out = fans(Din, Dout, K)
     return gain * math.sqrt(2 / (fan_in + fan_out))
 
 
-def kaiming_std(Din, Dout, K=None, relu=True):
+def kaiming_std(Din: int, Dout: int, K: Optional[int] = None, relu: bool = True) -> float:
     return math.sqrt((2 if relu else 1) / fans(Din, Dout, K)[0])
 
 
@@ -206,7 +227,7 @@ def kaiming_std(Din, Dout, K=None, relu=True):
 
 # rule -> (torch.optim class, hyperparameters translated from our config,
 #          our state key -> function of (torch state, our config))
-def _lr(c):
+def _lr(c: dict) -> float:
     return c['learning_rate']
 
 
@@ -254,7 +275,7 @@ DEFAULTS = {
 }
 
 
-def gradient_sequence(shape, steps, seed):
+def gradient_sequence(shape: tuple[int, ...], steps: int, seed: int) -> list[Tensor]:
     """Gradients for `steps` updates: noise plus a steady pull, with element
     scales from 1e-6 to 10 so that epsilon and the order of operations matter."""
     gen = generator(seed)
@@ -264,7 +285,8 @@ def gradient_sequence(shape, steps, seed):
     return [scales * (drift + torch.randn(shape, generator=gen, dtype=F64)) for _ in range(steps)]
 
 
-def torch_optimizer(rule, params, config=None):
+def torch_optimizer(rule: str, params: list[Tensor],
+                    config: Optional[dict] = None) -> torch.optim.Optimizer:
     """A torch.optim optimizer doing `rule` with our hyperparameters (missing
     ones take the contract's defaults) on a list of leaf tensors."""
     hyper = {**DEFAULTS[rule], **(config or {})}
@@ -272,7 +294,8 @@ def torch_optimizer(rule, params, config=None):
     return opt_class(params, foreach=False, **translate(hyper))
 
 
-def torch_trajectory(rule, w0, grads, config):
+def torch_trajectory(rule: str, w0: Tensor, grads: Sequence[Tensor],
+                     config: Optional[dict]) -> tuple[list[Tensor], dict]:
     """torch.optim's weights after each step and its final state in our keys.
 
     config: our hyperparameters (missing ones take the contract's defaults).
@@ -290,7 +313,9 @@ def torch_trajectory(rule, w0, grads, config):
     return trajectory, {key: fn(opt.state[p], hyper) for key, fn in state_keys.items()}
 
 
-def reference_trajectory(rule, w0, grads, config, learning_rates=None):
+def reference_trajectory(rule: str, w0: Tensor, grads: Sequence[Tensor], config: Optional[dict],
+                         learning_rates: Optional[Sequence[float]] = None,
+                         ) -> tuple[list[Tensor], dict]:
     """The contract's weights after each step and final state (see torch_trajectory).
 
     learning_rates: None (config's, constant), or the learning rate of each
@@ -317,7 +342,8 @@ def reference_trajectory(rule, w0, grads, config, learning_rates=None):
     return trajectory, {key: fn(opt.state[p], hyper) for key, fn in state_keys.items()}
 
 
-def _momentum_trajectory(rule, w0, grads, hyper, learning_rates):
+def _momentum_trajectory(rule: str, w0: Tensor, grads: Sequence[Tensor], hyper: dict,
+                         learning_rates: Sequence[float]) -> tuple[list[Tensor], dict]:
     """sgd_momentum / nesterov by the contract's formulas:
     v' = mu v - lr g; sgd_momentum: w + v'; nesterov: w - mu v + (1 + mu) v'."""
     mu, w, v = hyper['momentum'], w0.detach().clone(), torch.zeros_like(w0)
@@ -333,7 +359,7 @@ def _momentum_trajectory(rule, w0, grads, hyper, learning_rates):
 
 # ---------------------------------------------------------------- data
 
-def load_trusted(name):
+def load_trusted(name: str) -> ModuleType:
     """A given (trusted) module of scratchnn loaded here by path, e.g. 'data'."""
     spec = importlib.util.spec_from_file_location(f'_trusted_scratchnn_{name}',
                                                   TRUSTED_DIR / f'{name}.py')
@@ -342,7 +368,7 @@ def load_trusted(name):
     return module
 
 
-_DIGITS = {}
+_DIGITS: dict[int, dict[str, Tensor]] = {}
 # The digits splits are the same for every submission, and computing them
 # imports scikit-learn (about a CPU-second of each grading): the grader keeps
 # them on disk, keyed by the loader's source, the seed and the versions of
@@ -351,7 +377,7 @@ CACHE_DIR = Path(os.environ.get('SCRATCHNN_GRADER_CACHE',
                                 Path.home() / '.cache' / 'scratchnn-grader'))
 
 
-def digits(seed=0):
+def digits(seed: int = 0) -> dict[str, Tensor]:
     """The digits splits (float64, CPU) from the trusted loader, cached:
     {'X_train': (N, 64), 'y_train': (N,), 'X_val', 'y_val', 'X_test', 'y_test'}."""
     if seed not in _DIGITS:
@@ -359,7 +385,7 @@ def digits(seed=0):
     return _DIGITS[seed]
 
 
-def _cached_digits(seed):
+def _cached_digits(seed: int) -> dict[str, Tensor]:
     import hashlib
     from importlib.metadata import version
     key = hashlib.sha256((TRUSTED_DIR / 'data.py').read_bytes() + f"|{seed}|{torch.__version__}|"
@@ -380,5 +406,6 @@ def _cached_digits(seed):
     return splits
 
 
-def accuracy(scores, y):
+def accuracy(scores: Tensor, y: Tensor) -> float:
+    """The fraction of rows of scores (N, C) whose argmax is the label y (N,)."""
     return (scores.argmax(dim=1) == y).double().mean().item()
