@@ -18,9 +18,10 @@ HERE = Path(__file__).resolve().parent
 def graded_files():
     """[(name, path)] of every file the fingerprint covers, in a fixed order."""
     from .isolation.sandbox import TRUSTED_MODULES, trusted_package
+    from .rubric import RUBRIC
     files = [(f'autograder/{p.relative_to(HERE).as_posix()}', p)
              for group in ('.', 'isolation', 'integrations') for p in sorted((HERE / group).glob('*.py'))]
-    files.append(('autograder/rubric.toml', HERE / 'rubric.toml'))
+    files.append(('autograder/rubric.toml', RUBRIC))
     suites = HERE / 'suites'
     files += [(f'autograder/suites/{p.relative_to(suites).as_posix()}', p)
               for p in sorted(suites.rglob('*'))

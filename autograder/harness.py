@@ -163,7 +163,7 @@ def _run_suites(paths, plugin):
     import tempfile
     with tempfile.TemporaryDirectory(prefix='grader-pytest-') as tmp:
         ini = Path(tmp) / 'pytest.ini'
-        ini.write_text("[pytest]\nmarkers =\n    item(id): the rubric item a test grades\n"
+        ini.write_text("[pytest]\nmarkers =\n    item(id, points): the rubric item a test grades\n"
                        "    slow: a slow test\n")
         root = paths[0] if paths[0].is_dir() else paths[0].parent
         args = [*map(str, paths), '-c', str(ini), '--rootdir', str(root), '-p', 'no:terminal',

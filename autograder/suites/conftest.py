@@ -29,8 +29,10 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    # Every hidden test names the rubric item it scores: @pytest.mark.item('<item_id>').
-    config.addinivalue_line('markers', 'item(item_id): the rubric item this hidden test scores')
+    # Every hidden test names the rubric item it scores and its points:
+    # @pytest.mark.item('<item_id>', points=P) (see autograder/rubric.py).
+    config.addinivalue_line('markers', 'item(item_id, points): the rubric item this hidden test '
+                                       'scores, and the points it earns')
 
 
 def _harness(config):
