@@ -13,7 +13,7 @@ from autograder.blocks import BEGIN, END, find_blocks, stub_source
 RUBRIC = load_rubric()
 NOTEBOOKS = sorted({item.notebook for item in RUBRIC.values()})
 # Rubric details that only the grader knows: the names of the hidden tests.
-HIDDEN_TESTS = sorted({name for path in (REPO / 'autograder' / 'suites').glob('test_*.py')
+HIDDEN_TESTS = sorted({name for path in (REPO / 'autograder' / 'suites').glob('*.py')
                        for name in re.findall(r'^def (test_\w+)', path.read_text(), re.M)})
 # Shorter lines ('cache = x', 'x = cache', 'return dx') also occur in code that
 # is no solution; a leak of real solution code always includes longer lines.
@@ -101,6 +101,6 @@ def autograder_leaks(root):
 
 def rubric_leaks(root):
     """[(path, test)]: names of hidden tests (the rubric's per-test points) under root."""
-    in_rubric = {test for item in RUBRIC.values() for test in item.get('tests', {})}
+    in_rubric = {test for item in RUBRIC.values() for test in item.tests}
     assert HIDDEN_TESTS and in_rubric <= set(HIDDEN_TESTS), "the hidden tests were not found"
     return [(path, test) for path, text in release_text(root).items() for test in HIDDEN_TESTS if test in text]
