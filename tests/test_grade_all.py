@@ -483,7 +483,9 @@ def test_gradebook_errors_are_one_line(course_gradebook, tmp_path):
     assert db_url('gb.db') == f'sqlite:///{Path("gb.db").resolve()}'
     with pytest.raises(GradebookError, match='cannot open the gradebook postgresql://x:\\*\\*\\*@127.0.0.1:9/none'):
         record_scores('postgresql://x:secret@127.0.0.1:9/none', {}, ITEMS)
-    items = dict(ITEMS, not_a_cell={'notebook': '01_layers_and_gradient_checking.ipynb', 'points': 1})
+    from autograder.rubric import Item
+    items = dict(ITEMS, not_a_cell=Item('not_a_cell', '01_layers_and_gradient_checking.ipynb', (),
+                                        {'test_x': 1}))
     with pytest.raises(GradebookError, match='not_a_cell'):
         ensure_assignment(f'sqlite:///{fresh_gradebook(course_gradebook, tmp_path)}', items)
 
