@@ -94,7 +94,7 @@ def test_a_rubric_is_built_from_marks_and_cells_and_reads_back(course):
     a = built['a']
     assert (a.notebook, a.functions, a.points, a.time_budget) == ('01.ipynb', ('m.f', 'm.C.g'), 3, None)
     assert dict(a.tests) == {'test_x': Fraction(5, 2), 'test_y': Fraction(1, 2)}
-    assert built['b'].time_budget == 60 and built.student_modules() == ['m']
+    assert built['b'].time_budget == 60 and R.student_modules(built) == ['m']
     (course / 'rubric.toml').write_text(R.to_toml(built))
     assert R.load_rubric(course / 'rubric.toml') == built
 
