@@ -49,19 +49,15 @@ def assert_normal(w, std):
 
 
 @pytest.mark.parametrize('Din, Dout, K', SHAPES)
-@pytest.mark.parametrize('gain', [1.0, 2.5])
-def test_xavier_uniform(Din, Dout, K, gain):
+@pytest.mark.parametrize('initializer, check, numerator, gain', [
+    (init.xavier_uniform, assert_uniform, 6, 1.0), (init.xavier_uniform, assert_uniform, 6, 2.5),
+    (init.xavier_normal, assert_normal, 2, 1.0), (init.xavier_normal, assert_normal, 2, 0.5)],
+    ids=['uniform-1', 'uniform-2.5', 'normal-1', 'normal-0.5'])
+def test_xavier(Din, Dout, K, initializer, check, numerator, gain):
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)); N(0, std^2) with
+    std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = fans(Din, Dout, K)
-    assert_uniform(draw(init.xavier_uniform, Din, Dout, K, gain=gain),
-                   gain * math.sqrt(6 / (fan_in + fan_out)))
-
-
-@pytest.mark.parametrize('Din, Dout, K', SHAPES)
-@pytest.mark.parametrize('gain', [1.0, 0.5])
-def test_xavier_normal(Din, Dout, K, gain):
-    fan_in, fan_out = fans(Din, Dout, K)
-    assert_normal(draw(init.xavier_normal, Din, Dout, K, gain=gain),
-                  gain * math.sqrt(2 / (fan_in + fan_out)))
+    check(draw(initializer, Din, Dout, K, gain=gain), gain * math.sqrt(numerator / (fan_in + fan_out)))
 
 
 @pytest.mark.parametrize('Din, Dout, K', SHAPES)

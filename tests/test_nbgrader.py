@@ -291,7 +291,7 @@ def test_feedback_shows_messages_and_points_not_hidden_tests(fake_course):
     text = '\n'.join(pages.values())
     for item, info in ITEMS.items():
         assert f'FAKE-MESSAGE for {item}' in text
-        assert f'{item}: {info["points"] * 2 / 3:g} / {info["points"]:g} points' in text
+        assert f'{item}: {float(info.points) * 2 / 3:g} / {float(info.points):g} points' in text
         assert f'[FAIL] {item} hidden case (0 / 1)' in text
     # the planted hidden test is in the autograded notebook (as in plain nbgrader) ...
     autograded = (course / 'autograded' / 'ann' / ASSIGNMENT / ITEMS['linear_forward'].notebook).read_text()

@@ -92,18 +92,23 @@ class Server:
             return {'ok': False, 'kind': 'crash', 'message': f"called sys.exit({e.code!r})"}
 
 
+def load_torch_lazy_parts():
+    """Import what torch loads only at the first operation on a 'meta' tensor
+    (torch._dynamo, sympy: about 1 s), which the suites' device checks make:
+    once, in a process that forks or runs many calls, rather than in each."""
+    import torch
+    (torch.ones(2, device='meta') * 2).sum()
+
+
 def prepare(package, given_modules, trusted_modules):
     """Import the given modules and torch's lazily loaded parts, then lock down (once)."""
     import importlib
-    import torch
     from . import lockdown
     if lockdown.installed():
         return
     for name in given_modules:
         importlib.import_module(f"{package}.{name}")
-    # The first operation on a 'meta' tensor (the suites test devices with
-    # them) imports a large part of torch: do it now, once, before forking.
-    (torch.ones(2, device='meta') * 2).sum()
+    load_torch_lazy_parts()     # before forking: once per sandbox, not per child
     folder = os.path.dirname(importlib.import_module(package).__file__)
     trusted = [os.path.join(folder, f"{name}.py") for name in trusted_modules]
     lockdown.install(trusted=[os.path.join(os.path.dirname(__file__), '')] + trusted,

@@ -6,25 +6,18 @@ CASES = {
         {'init': [("std = gain * (2.0 / (fan_in + fan_out)) ** 0.5", "std = gain * (1.0 / fan_in) ** 0.5")]},
         loses=['xavier_normal']),
     'xavier_uniform_on_default_device': Case(
-        {'init': [Def('xavier_uniform', '''
-def xavier_uniform(Din, Dout, K=None, gain=1.0, device='cpu', dtype=torch.float32):
-    fan_in, fan_out = fans(Din, Dout, K)
-    a = gain * (6.0 / (fan_in + fan_out)) ** 0.5
-    return (2 * torch.rand(weight_shape(Din, Dout, K), dtype=dtype) - 1) * a
-''')]},
+        {'init': [("a = gain * (6.0 / (fan_in + fan_out)) ** 0.5\n"
+                   "    u = torch.rand(weight_shape(Din, Dout, K), device=device, dtype=dtype)",
+                   "a = gain * (6.0 / (fan_in + fan_out)) ** 0.5\n"
+                   "    u = torch.rand(weight_shape(Din, Dout, K), dtype=dtype)")]},
         loses=['xavier_uniform']),
     'xavier_uniform_ignores_gain': Case(
         {'init': [("a = gain * (6.0 / (fan_in + fan_out)) ** 0.5", "a = (6.0 / (fan_in + fan_out)) ** 0.5")]},
         loses=['xavier_uniform']),
     'xavier_normal_linear_branch_drops_dtype_and_device': Case(
-        {'init': [Def('xavier_normal', '''
-def xavier_normal(Din, Dout, K=None, gain=1.0, device='cpu', dtype=torch.float32):
-    fan_in, fan_out = fans(Din, Dout, K)
-    std = gain * (2.0 / (fan_in + fan_out)) ** 0.5
-    if K is None:
-        return std * torch.randn(Din, Dout)
-    return std * torch.randn(weight_shape(Din, Dout, K), device=device, dtype=dtype)
-''')]},
+        {'init': [("    w = std * torch.randn(weight_shape(Din, Dout, K), device=device, dtype=dtype)",
+                   "    if K is None:\n        return std * torch.randn(Din, Dout)\n"
+                   "    w = std * torch.randn(weight_shape(Din, Dout, K), device=device, dtype=dtype)")]},
         loses=['xavier_normal'],
         # The net's 'xavier' weights come out of it on the wrong device and dtype.
         cascades=['fc_net']),

@@ -106,11 +106,9 @@ class BatchNorm:
         """
         ### BEGIN SOLUTION
         x_hat, _, std, gamma = cache
-        N = dout.shape[0]
-        dbeta = dout.sum(dim=0)
-        dgamma = (dout * x_hat).sum(dim=0)
-        dx_hat = dout * gamma
+        N, dx_hat = dout.shape[0], dout * gamma
         dx = (N * dx_hat - dx_hat.sum(dim=0) - x_hat * (dx_hat * x_hat).sum(dim=0)) / (N * std)
+        dgamma, dbeta = (dout * x_hat).sum(dim=0), dout.sum(dim=0)
         ### END SOLUTION
         return dx, dgamma, dbeta
 

@@ -285,76 +285,79 @@ def train_two_layer(solver=None, data=None):
 # ---------------------------------------------------------------- notebook 2
 
 
-@public_check
-def xavier_uniform():
-    """Public check of xavier_uniform."""
-    torch.manual_seed(0)
-    w = init.xavier_uniform(300, 500, dtype=torch.float64)
-    a = math.sqrt(6 / 800)
-    assert tuple(w.shape) == (300, 500), f"shape {tuple(w.shape)}, expected (Din, Dout) = (300, 500)"
+def _check_uniform(w, shape, a):
+    """Assert that w, asked for in float64, has `shape` and looks drawn from U(-a, a)."""
+    assert tuple(w.shape) == shape, f"shape {tuple(w.shape)}, expected (Din, Dout) = {shape}"
     assert w.dtype == torch.float64, "the tensor must have the dtype asked for"
     assert w.abs().max().item() <= a, f"values must lie in [-a, a], a = {a:.4f}"
     assert w.abs().max().item() > 0.99 * a and abs(w.std().item() - a / math.sqrt(3)) < 0.02 * a, "not U(-a, a)"
     assert abs(w.mean().item()) < 0.01 * a, "the distribution must be centered at 0"
-    wc = init.xavier_uniform(8, 4, K=3, gain=2.0)
-    a_conv = 2.0 * math.sqrt(6 / ((8 + 4) * 9))
-    assert tuple(wc.shape) == (4, 8, 3, 3), f"conv shape {tuple(wc.shape)}, expected (Dout, Din, K, K) = (4, 8, 3, 3)"
-    assert wc.abs().max().item() <= a_conv and wc.abs().max().item() > 0.8 * a_conv, "conv fans or gain are wrong"
-    assert init.xavier_uniform(3, 4, device='meta').device.type == 'meta', "create the tensor on the device asked for"
+
+
+def _check_normal(w, shape, std):
+    """Assert that w, asked for in float64, has `shape` and looks drawn from N(0, std^2)."""
+    assert tuple(w.shape) == shape and w.dtype == torch.float64, "shape (Din, Dout) and the dtype asked for"
+    assert abs(w.std().item() - std) < 0.02 * std, f"std {w.std().item():.5f}, expected {std:.5f}"
+    assert abs(w.mean().item()) < 0.01 * std, "the distribution must be centered at 0"
+
+
+def _check_conv_and_device(initializer, Din, Dout, spread, message, uniform, **options):
+    """Assert that initializer(Din, Dout, K=3, **options) has shape (Dout, Din, 3, 3)
+    and the spread of its fans (uniform: the bound a, reached within 20%; else
+    the std, within 5%), and that the initializer creates on the device asked for."""
+    wc = initializer(Din, Dout, K=3, **options)
+    shape = (Dout, Din, 3, 3)
+    assert tuple(wc.shape) == shape, f"conv shape {tuple(wc.shape)}, expected (Dout, Din, K, K) = {shape}"
+    if uniform:
+        assert 0.8 * spread < wc.abs().max().item() <= spread, message
+    else:
+        assert abs(wc.std().item() - spread) < 0.05 * spread, message
+    assert initializer(3, 4, device='meta').device.type == 'meta', "create the tensor on the device asked for"
+
+
+@public_check
+def xavier_uniform():
+    """Public check of xavier_uniform."""
+    torch.manual_seed(0)
+    _check_uniform(init.xavier_uniform(300, 500, dtype=torch.float64), (300, 500), math.sqrt(6 / 800))
+    _check_conv_and_device(init.xavier_uniform, 8, 4, 2.0 * math.sqrt(6 / ((8 + 4) * 9)),
+                           "conv fans or gain are wrong", uniform=True, gain=2.0)
 
 
 @public_check
 def xavier_normal():
     """Public check of xavier_normal."""
     torch.manual_seed(0)
-    w = init.xavier_normal(300, 500, dtype=torch.float64)
     std = math.sqrt(2 / 800)
-    assert tuple(w.shape) == (300, 500) and w.dtype == torch.float64, "shape (Din, Dout) and the dtype asked for"
-    assert abs(w.std().item() - std) < 0.02 * std, f"std {w.std().item():.5f}, expected {std:.5f}"
-    assert abs(w.mean().item()) < 0.01 * std, "the distribution must be centered at 0"
+    w = init.xavier_normal(300, 500, dtype=torch.float64)
+    _check_normal(w, (300, 500), std)
     assert w.abs().max().item() > 3 * std, "not a normal distribution (no tails)"
-    wc = init.xavier_normal(32, 16, K=3, gain=0.5)
-    std_conv = 0.5 * math.sqrt(2 / ((32 + 16) * 9))
-    assert tuple(wc.shape) == (16, 32, 3, 3), f"conv shape {tuple(wc.shape)}, expected (16, 32, 3, 3)"
-    assert abs(wc.std().item() - std_conv) < 0.05 * std_conv, "conv fans or gain are wrong"
-    assert init.xavier_normal(3, 4, device='meta').device.type == 'meta', "create the tensor on the device asked for"
+    _check_conv_and_device(init.xavier_normal, 32, 16, 0.5 * math.sqrt(2 / ((32 + 16) * 9)),
+                           "conv fans or gain are wrong", uniform=False, gain=0.5)
 
 
 @public_check
 def kaiming_uniform():
     """Public check of kaiming_uniform."""
     torch.manual_seed(0)
-    w = init.kaiming_uniform(400, 300, dtype=torch.float64)
     a = math.sqrt(3 * 2 / 400)
-    assert tuple(w.shape) == (400, 300) and w.dtype == torch.float64, "shape (Din, Dout) and the dtype asked for"
-    assert w.abs().max().item() <= a and w.abs().max().item() > 0.99 * a, f"not U(-a, a) with a = {a:.4f}"
-    assert abs(w.mean().item()) < 0.01 * a, "the distribution must be centered at 0"
+    _check_uniform(init.kaiming_uniform(400, 300, dtype=torch.float64), (400, 300), a)
     w_linear = init.kaiming_uniform(400, 300, relu=False)
     assert abs(w_linear.abs().max().item() - math.sqrt(3 / 400)) < 0.01 * a, "relu=False means gain 1"
-    wc = init.kaiming_uniform(8, 4, K=3)
-    a_conv = math.sqrt(3 * 2 / (8 * 9))
-    assert tuple(wc.shape) == (4, 8, 3, 3), f"conv shape {tuple(wc.shape)}, expected (4, 8, 3, 3)"
-    assert wc.abs().max().item() <= a_conv and wc.abs().max().item() > 0.8 * a_conv, "conv fan_in is Din * K * K"
-    assert init.kaiming_uniform(3, 4, device='meta').device.type == 'meta', "create the tensor on the device asked for"
+    _check_conv_and_device(init.kaiming_uniform, 8, 4, math.sqrt(3 * 2 / (8 * 9)),
+                           "conv fan_in is Din * K * K", uniform=True)
 
 
 @public_check
 def kaiming_normal():
     """Public check of kaiming_normal."""
     torch.manual_seed(0)
-    w = init.kaiming_normal(400, 300, dtype=torch.float64)
     std = math.sqrt(2 / 400)
-    assert tuple(w.shape) == (400, 300) and w.dtype == torch.float64, "shape (Din, Dout) and the dtype asked for"
-    assert abs(w.std().item() - std) < 0.02 * std, f"std {w.std().item():.5f}, expected {std:.5f}"
-    assert abs(w.mean().item()) < 0.01 * std, "the distribution must be centered at 0"
+    _check_normal(init.kaiming_normal(400, 300, dtype=torch.float64), (400, 300), std)
     w_linear = init.kaiming_normal(400, 300, relu=False)
     assert abs(w_linear.std().item() - math.sqrt(1 / 400)) < 0.02 * std, "relu=False means gain 1"
-    wc = init.kaiming_normal(16, 8, K=3)
-    std_conv = math.sqrt(2 / (16 * 9))
-    assert tuple(wc.shape) == (8, 16, 3, 3), f"conv shape {tuple(wc.shape)}, expected (8, 16, 3, 3)"
-    assert abs(wc.std().item() - std_conv) < 0.05 * std_conv, "conv fan_in is Din * K * K"
-    assert init.kaiming_normal(3, 4, device='meta').device.type == 'meta', "create the tensor on the device asked for"
-
+    _check_conv_and_device(init.kaiming_normal, 16, 8, math.sqrt(2 / (16 * 9)),
+                           "conv fan_in is Din * K * K", uniform=False)
 
 
 # ---------------------------------------------------------------- notebook 3
@@ -493,12 +496,18 @@ def batchnorm_forward():
     assert torch.allclose(out, expected), f"test mode must use the running statistics: out =\n{out}\nexpected\n{expected}"
 
 
+def normalization_inputs(seed, shape, scale=1.0, shift=0.0):
+    """Random float64 (x, gamma, beta, dout) for a normalization's backward check:
+    x and dout of `shape`, x = scale * N(0, 1) + shift; gamma, beta (shape[1],)."""
+    torch.manual_seed(seed)
+    x = scale * torch.randn(*shape, dtype=torch.float64) + shift
+    gamma, beta = torch.randn(shape[1], dtype=torch.float64), torch.randn(shape[1], dtype=torch.float64)
+    return x, gamma, beta, torch.randn(*shape, dtype=torch.float64)
+
+
 def batchnorm_backward_check(backward, seed):
     """BatchNorm's backward (or backward_alt) against numeric gradients on a random batch."""
-    torch.manual_seed(seed)
-    x = 3 * torch.randn(6, 4, dtype=torch.float64) - 2
-    gamma, beta = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
-    dout = torch.randn(6, 4, dtype=torch.float64)
+    x, gamma, beta, dout = normalization_inputs(seed, (6, 4), scale=3, shift=-2)
     bn_forward = lambda x_, g_, b_: normalization.BatchNorm.forward(x_, g_, b_, {'mode': 'train'})
     backward_check(f'BatchNorm.{backward.__name__}', bn_forward, backward, x, gamma, beta, dout)
 
@@ -534,10 +543,7 @@ def spatial_batchnorm_forward():
 @public_check
 def spatial_batchnorm_backward():
     """Public check of SpatialBatchNorm.backward."""
-    torch.manual_seed(14)
-    x = torch.randn(2, 3, 3, 4, dtype=torch.float64)
-    gamma, beta = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
-    dout = torch.randn(2, 3, 3, 4, dtype=torch.float64)
+    x, gamma, beta, dout = normalization_inputs(14, (2, 3, 3, 4))
     sbn_forward = lambda x_, g_, b_: normalization.SpatialBatchNorm.forward(x_, g_, b_, {'mode': 'train'})
     backward_check('SpatialBatchNorm.backward', sbn_forward, normalization.SpatialBatchNorm.backward, x, gamma, beta, dout)
 
@@ -560,10 +566,7 @@ def layernorm_forward():
 @public_check
 def layernorm_backward():
     """Public check of LayerNorm.backward."""
-    torch.manual_seed(15)
-    x = 2 * torch.randn(5, 6, dtype=torch.float64) + 1
-    gamma, beta = torch.randn(6, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
-    dout = torch.randn(5, 6, dtype=torch.float64)
+    x, gamma, beta, dout = normalization_inputs(15, (5, 6), scale=2, shift=1)
     ln_forward = lambda x_, g_, b_: normalization.LayerNorm.forward(x_, g_, b_, {})
     backward_check('LayerNorm.backward', ln_forward, normalization.LayerNorm.backward, x, gamma, beta, dout)
 
@@ -590,10 +593,7 @@ def groupnorm_forward():
 @public_check
 def groupnorm_backward():
     """Public check of GroupNorm.backward."""
-    torch.manual_seed(17)
-    x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
-    gamma, beta = torch.randn(6, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
-    dout = torch.randn(2, 6, 3, 3, dtype=torch.float64)
+    x, gamma, beta, dout = normalization_inputs(17, (2, 6, 3, 3))
     for G in (1, 2, 6):
         gn_forward = lambda x_, g_, b_: normalization.GroupNorm.forward(x_, g_, b_, G, {})
         backward_check(f'GroupNorm.backward with G={G}', gn_forward, normalization.GroupNorm.backward, x, gamma, beta, dout)
