@@ -212,13 +212,14 @@ def test_load_digits_device_and_dtype(device, dtype):
 def test_get_device(monkeypatch, cuda_present):
     # Both branches run everywhere: the check only asks torch.cuda.is_available().
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda_present)
-    auto = 'cuda' if cuda_present else 'cpu'
-    assert get_device().type == auto
-    assert get_device('auto').type == auto
+    monkeypatch.setattr(torch.cuda, 'current_device', lambda: 0)
+    auto = torch.device('cuda:0') if cuda_present else torch.device('cpu')
+    assert get_device() == auto      # with the index its tensors report
+    assert get_device('auto') == auto
     assert get_device('cpu') == torch.device('cpu')
     assert get_device(torch.device('meta')) == torch.device('meta')
     if cuda_present:
-        assert get_device('cuda:0') == torch.device('cuda:0')
+        assert get_device('cuda:0') == get_device('cuda') == torch.device('cuda:0')
     else:
         for name in ('cuda', 'cuda:1', torch.device('cuda')):
             with pytest.raises(RuntimeError, match='was requested but CUDA is not available'):

@@ -3,6 +3,8 @@ submission grades exactly as `python -m autograder grade` does, and a grading
 that hangs, fails or kills its warm process costs only that submission."""
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,32 @@ def test_a_warm_process_of_another_version_is_replaced(tmp_path):
         cluster.warm_grader('a fingerprint no file gives', 'here')
     assert not second.alive
     cluster.warm_grader(fingerprint, 'here').close()
+
+
+FORK_AND_USE_CUDA = """
+import os
+from autograder.integrations.warm import warm_up
+warm_up()
+pid = os.fork()
+if pid == 0:
+    import torch
+    try:
+        torch.zeros(1, device='cuda')
+    except BaseException as e:
+        print(f"the fork cannot use CUDA: {e}", flush=True)
+        os._exit(1)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+raise SystemExit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not __import__('torch').cuda.is_available(),
+                    reason="needs CUDA: whether a fork of the warm process can initialise it")
+def test_a_fork_of_the_warm_process_can_use_cuda():
+    """The warm process must not poison fork for CUDA (asking the driver
+    whether CUDA is there does): its gradings on a GPU would fail every
+    CUDA test, a wrong grade for every student."""
+    done = subprocess.run([sys.executable, '-c', FORK_AND_USE_CUDA], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]

@@ -19,8 +19,9 @@ process and the warm process with the thread that started it
 (PR_SET_PDEATHSIG, as cluster.run_limited).
 
 Fork safety: the warm process runs torch on one thread (no thread pool to
-inherit half-copied) and never touches CUDA; the child that grades on a GPU
-initialises CUDA itself, and the student's code runs in the sandbox's own
+inherit half-copied) and never touches CUDA, not even to ask whether it is
+there (it asks NVML: PYTORCH_NVML_BASED_CUDA_CHECK); the child that grades on
+a GPU initialises CUDA itself, and the student's code runs in the sandbox's own
 processes, never here.
 
 The wire, one JSON line each way on stdin/stdout: the warm process says
@@ -50,6 +51,11 @@ def warm_up():
     """Load what every grading needs, once: torch (one thread), the harness,
     torch.optim's compiler imports, the digits. Returns the grader's fingerprint."""
     os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
+    # torch.cuda.is_available() (oracles.DEVICES, harness.default_device) asks
+    # the CUDA driver by default, which makes every later fork unable to use
+    # CUDA ("Cannot re-initialize CUDA in forked subprocess"); asked through
+    # NVML it leaves the forks free to initialise CUDA themselves.
+    os.environ['PYTORCH_NVML_BASED_CUDA_CHECK'] = '1'
     import torch
     torch.set_num_threads(1)
     from .. import cli, harness  # noqa: F401

@@ -10,10 +10,14 @@ def get_device(device=None):
     Asking for CUDA on a machine without it is an error, not a silent CPU run.
     """
     if device is None or device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
     device = torch.device(device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError(f"device {device} was requested but CUDA is not available")
+    if device.type == 'cuda' and device.index is None:
+        # A tensor on it reports its index (cuda:0), and torch.device('cuda')
+        # != torch.device('cuda:0'): name it the way its tensors will.
+        device = torch.device('cuda', torch.cuda.current_device())
     return device
 
 
