@@ -218,3 +218,11 @@ def test_no_progress_bar_by_default_when_output_is_not_a_terminal(capfd, monkeyp
     small_solver(progress=None).train()
     out, err = capfd.readouterr()
     assert out == '' and err == ''
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: data on another device than the model")
+def test_check_accuracy_takes_data_left_on_the_cpu():
+    """On a GPU the notebooks check a test set that load_digits left on the CPU."""
+    solver = small_solver(device='cuda')
+    X, y = solver.X_val.cpu(), solver.y_val.cpu()
+    assert solver.check_accuracy(X, y) == solver.check_accuracy(solver.X_val, solver.y_val)

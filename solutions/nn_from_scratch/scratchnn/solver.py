@@ -112,15 +112,18 @@ class Solver:
     @torch.no_grad()
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """Fraction of examples the model classifies correctly, in batches;
-        on a random subset of num_samples examples when given."""
+        on a random subset of num_samples examples when given. X and y may be
+        on another device than the model (a test set left on the CPU): each
+        batch moves to the solver's device."""
         N = X.shape[0]
         if num_samples is not None and N > num_samples:
             idx = torch.randperm(N, generator=self.generator)[:num_samples].to(X.device)
             X, y, N = X[idx], y[idx], num_samples
         correct = 0
         for start in range(0, N, batch_size):
-            scores = self.model.loss(X[start:start + batch_size])
-            correct += (scores.argmax(dim=1) == y[start:start + batch_size]).sum().item()
+            scores = self.model.loss(X[start:start + batch_size].to(self.device))
+            labels = y[start:start + batch_size].to(self.device)
+            correct += (scores.argmax(dim=1) == labels).sum().item()
         return correct / max(N, 1)
 
     def _end_of_epoch(self):
