@@ -6,7 +6,8 @@ mechanics (retries, resumes, refusals, merges) tested in milliseconds.
 It reads FOLDER/scratchnn/layers.py, which the tests write as plain
 assignments (no code runs):
     STUDENT = 'ada'          who this is (logged)
-    LOG = '/tmp/.../calls'   where each call appends "student items pid"
+    LOG = '/tmp/.../calls'   where each call appends "student items pid trim", trim being
+                             its MALLOC_TRIM_THRESHOLD_ (- when unset)
     FRACTION = 0.5           every item scores points * FRACTION ...
     SCORES = '/tmp/.../x'    ... or FRACTION read from this file (a 'suite' the test changes)
     MODE = 'crash'           exit 2 (a grade that fails) | 'kill-worker-once' (SIGKILL the
@@ -43,7 +44,8 @@ def main():
     args = parser.parse_args()
     s = settings(args.folder)
     with open(s['LOG'], 'a') as log:
-        log.write(f"{s['STUDENT']} {args.items or 'all'} {os.getpid()}\n")
+        log.write(f"{s['STUDENT']} {args.items or 'all'} {os.getpid()} "
+                  f"{os.environ.get('MALLOC_TRIM_THRESHOLD_', '-')}\n")
     mode = s.get('MODE', '')
     if mode == 'crash':
         print('error: could not grade: the harness fell over', file=sys.stderr)

@@ -202,6 +202,20 @@ def test_a_class_graded_on_two_workers(klass, client):
     assert sorted(s for s, _ in calls(log)) == ['ada', 'bob', 'cy', 'dee']
 
 
+def test_grades_start_without_the_settings_dask_keeps_for_its_workers(klass, client):
+    """The embedded cluster's workers trim their heap eagerly (Dask's
+    MALLOC_TRIM_THRESHOLD_) and, here, profile nothing: a grade they start
+    inherits neither the trimming (0.1-0.2 CPU-s a grading) nor Dask's profiler."""
+    subs, out, log = klass
+    assert set(client.run(os.environ.get, 'MALLOC_TRIM_THRESHOLD_').values()) == {'65536'}
+    import dask
+    profiling = client.run(dask.config.get, 'distributed.worker.profile.enabled')
+    assert set(profiling.values()) == {False}
+    run(subs, out, client)
+    trims = [line.split()[3] for line in log.read_text().splitlines()]
+    assert len(trims) == 4 and set(trims) == {'-'}
+
+
 def test_a_failing_student_is_tried_twice_then_recorded_and_the_rest_go_on(klass, client):
     subs, out, log = klass
     make_student(subs, 'cy', log, MODE='crash')

@@ -87,6 +87,20 @@ def test_a_warm_process_of_another_version_is_replaced(tmp_path):
     cluster.warm_grader(fingerprint, 'here').close()
 
 
+def test_the_warm_process_leaves_out_what_dask_sets_for_its_workers(monkeypatch):
+    """A Dask worker trims its heap at every 64 KiB freed (MALLOC_TRIM_THRESHOLD_,
+    which Dask's nanny sets): a grading that inherits it pays 0.1-0.2 CPU-s."""
+    monkeypatch.setenv('MALLOC_TRIM_THRESHOLD_', '65536')
+    monkeypatch.setenv('SCRATCHNN_PROBE', 'kept')
+    warm = WarmGrader()
+    try:
+        environ = Path(f'/proc/{warm.proc.pid}/environ').read_bytes().split(b'\0')
+    finally:
+        warm.close()
+    assert b'SCRATCHNN_PROBE=kept' in environ
+    assert not any(v.startswith(b'MALLOC_TRIM_THRESHOLD_=') for v in environ)
+
+
 FORK_AND_USE_CUDA = """
 import os
 from autograder.integrations.warm import warm_up

@@ -52,6 +52,26 @@ LAUNCH = ("import ctypes, os, sys\n"
           "prctl and prctl(1, 9)\n"
           "os.getppid() == int(sys.argv[1]) or os._exit(70)\n"
           "os.execv(sys.argv[2], sys.argv[3:])\n")
+# What a Dask worker puts in its own environment for its own memory (the
+# nanny's pre-spawn-environ) and the grader must not inherit: glibc trimming
+# the heap back at every 64 KiB freed costs a grading 0.1-0.2 CPU-seconds of
+# page faults (benchmarks/bench_grading.py).
+WORKER_ONLY_ENVIRON = ('MALLOC_TRIM_THRESHOLD_',)
+
+
+# The embedded cluster's settings. A task whose worker dies twice is given up
+# (KilledWorker); grade-all then counts one failed attempt. A grade is a
+# worker thread waiting minutes on another process: Dask's statistical
+# profiler of that thread (every 10 ms), its event-loop watchdog (every 20 ms)
+# and its system monitor for the dashboard (every 0.5 s) cost an idle
+# two-worker cluster 6% of a core and the class as much throughput; with
+# these, 1.5% (benchmarks/bench_grading.py).
+LOCAL_CLUSTER_CONFIG = {
+    'distributed.scheduler.allowed-failures': 1,
+    'distributed.worker.profile.enabled': False,
+    'distributed.admin.tick.interval': '1s',
+    'distributed.admin.system-monitor.interval': '5s',
+}
 
 
 class ClusterError(Exception):
@@ -164,6 +184,11 @@ class CpuMeter:
         return sum(self.seen.values())
 
 
+def grader_environ():
+    """The environment a grading starts with: this worker's, less what Dask set for itself."""
+    return {k: v for k, v in os.environ.items() if k not in WORKER_ONLY_ENVIRON}
+
+
 def run_limited(args, timeout, cwd, log_dir):
     """Run args in its own session, killed (with its process group) after
     timeout seconds or when this thread's process dies. Returns (exit code,
@@ -175,7 +200,7 @@ def run_limited(args, timeout, cwd, log_dir):
         raise ValueError(f"the grade command must start with an absolute path, got {args[0]!r}")
     with open(stdout, 'wb') as out, open(stderr, 'wb') as err:
         proc = subprocess.Popen(launch, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=err, start_new_session=True)
+                                stderr=err, start_new_session=True, env=grader_environ())
     deadline, meter = time.monotonic() + timeout, CpuMeter(proc.pid)
     try:
         while True:
@@ -275,9 +300,7 @@ def connect(scheduler=None, workers=2, dashboard=False):
             import bokeh  # noqa: F401
         except ImportError:
             raise ClusterError("the dashboard needs bokeh: pip install 'bokeh>=3.1'") from None
-    # A task whose worker dies twice is given up (KilledWorker); grade-all then
-    # counts one failed attempt.
-    with dask.config.set({'distributed.scheduler.allowed-failures': 1}):
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
         # The scheduler serves HTTP (health checks) whatever the dashboard: on a
         # free port, unless the dashboard is asked for on its usual one.
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

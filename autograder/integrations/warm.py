@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cluster import LAUNCH, POLL, CpuMeter, GradeFailed
+from .cluster import LAUNCH, POLL, CpuMeter, GradeFailed, grader_environ
 from ..course import COURSE
 
 REPO = COURSE.root
@@ -49,7 +49,8 @@ START_TIMEOUT = 300.0   # seconds for the warm process to import and warm up
 
 def warm_up():
     """Load what every grading needs, once: torch (one thread), the harness,
-    torch.optim's compiler imports, the digits. Returns the grader's fingerprint."""
+    torch.optim's compiler imports, the digits, whether bubblewrap works.
+    Returns the grader's fingerprint."""
     os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = '1'
     # torch.cuda.is_available() (oracles.DEVICES, harness.default_device) asks
     # the CUDA driver by default, which makes every later fork unable to use
@@ -67,6 +68,9 @@ def warm_up():
     torch.optim.SGD([weight], lr=0.1).step()     # imports torch.optim's compiler parts
     load_torch_lazy_parts()
     oracles.digits()
+    from ..isolation.sandbox import bwrap_status
+    for cuda in {False, torch.cuda.is_available()}:
+        bwrap_status(cuda)    # tried once here, not in every fork
     return grader_fingerprint()
 
 
@@ -133,7 +137,7 @@ class WarmGrader:
         self.log = tempfile.NamedTemporaryFile(prefix='warm-grader-', suffix='.log')
         self.proc = subprocess.Popen(launch, cwd=REPO, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log,
-                                     start_new_session=True, bufsize=0)
+                                     start_new_session=True, bufsize=0, env=grader_environ())
         self._buffer = b''
         self.fingerprint = self._read(start_timeout, "start")['fingerprint']
 
