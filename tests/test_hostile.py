@@ -98,7 +98,10 @@ def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp
 def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
     cases = ['monkeypatch', 'write_files']
     items = ['linear_forward', 'relu_forward', 'sgd', 'sgd_momentum']
-    submission = make_submission(tmp_path / 'hostile', cases)
+    # Without bwrap the planted files do land: a stand-in takes the repository's.
+    repo = REPO if BWRAP else tmp_path / 'repository'
+    repo.mkdir(exist_ok=True)
+    submission = make_submission(tmp_path / 'hostile', cases, repo=repo)
     hostile = grade(submission, items)
     honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
     assert item_scores(hostile) == item_scores(honest)
@@ -106,9 +109,11 @@ def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
     assert hostile['items']['relu_forward']['score'] == RUBRIC['relu_forward'].points
     assert hostile['items']['sgd']['score'] == RUBRIC['sgd'].points
     assert_grader_unharmed()
-    if BWRAP:  # without bwrap the planted files do land (harmlessly for the grade)
+    if BWRAP:
         for place in (submission, submission / 'scratchnn', REPO, REPO.parent):
             assert not (place / 'hostile_was_here.txt').exists(), place
+    else:     # they landed, and changed no grade
+        assert (repo / 'hostile_was_here.txt').exists()
 
 
 @pytest.mark.skipif(not BWRAP, reason=f"bubblewrap unavailable ({BWRAP_WHY}): without it the "
@@ -261,6 +266,8 @@ def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
 
 @pytest.mark.slow
 @needs_cgroup
+@pytest.mark.skipif(not BWRAP, reason=f"bubblewrap unavailable ({BWRAP_WHY}): without it the "
+                    f"RAM-backed files land in the host's /dev/shm and /tmp, and stay there")
 def test_ram_files_many_processes_and_background_work_stay_in_the_submission_budget(tmp_path):
     """Files in /dev/shm, /tmp and memfd, 200 processes at once, a process left
     burning CPU from import: the submission's control group bounds them all, the

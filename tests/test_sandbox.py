@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from autograder.isolation import cgroups, sandbox
-from autograder.isolation.sandbox import SandboxedStudent
+from autograder.isolation.sandbox import SandboxedStudent, _parent
 from autograder.isolation.student import Ref, StudentError
 from hostile import REPO, make_submission
 
@@ -399,6 +399,28 @@ def test_without_a_control_group_the_warning_says_what_is_not_bounded(tmp_path, 
         assert student.group is None
         assert 'WITHOUT a control group (not here)' in student.warning
         assert 'RAM-backed files' in student.warning
+        assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
+
+
+@needs_cgroup
+def test_without_bubblewrap_what_student_code_leaves_behind_is_reaped_at_once(tmp_path, monkeypatch):
+    """Outside bwrap no init of the sandbox reaps, and the host's may take
+    seconds (or forever): the zygote adopts the processes its children leave
+    behind, so once killed between tests they free the submission's process
+    limit at once, and the next module's child starts."""
+    monkeypatch.setattr(sandbox, 'bwrap_status', lambda cuda=False: (False, 'not here'))
+    submission = make_submission(tmp_path, ['budget'])   # init: a burner at import, 200 forks
+    with SandboxedStudent(submission, spares=0) as student:
+        assert not student.use_bwrap
+        student.begin_test('test_a', item='kaiming_uniform')
+        with pytest.raises(StudentError, match='BlockingIOError'):   # at the process limit
+            student.call('init.kaiming_uniform', torch.empty(3, 4))
+        ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
+        strays = student.group.pids() - ours
+        assert len(strays) > 100
+        # The burner's parent exited at import: the zygote took it, not the host's init.
+        assert {_parent(pid) for pid in strays} <= ours | strays
+        student.begin_test('test_b', item='sgd')
         assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
 
 

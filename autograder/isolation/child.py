@@ -10,7 +10,11 @@ this package next to the assembled `scratchnn` package, in one of two ways:
   starts in milliseconds instead of seconds. It never imports student code
   and starts no thread (set_num_threads(1), no CUDA): forking stays safe,
   and each child, on CUDA, initialises CUDA itself. It reports how its
-  children ended (`wait`).
+  children ended (`wait`), and it is the reaper of the processes its
+  children leave behind: killed, they are gone at once, not zombies that
+  fill the submission's process limit until some init reaps them (bwrap's
+  init does so promptly, but without bwrap the host's may take seconds, or
+  never).
 - main(): one fresh Python per child (the way before the zygote; the
   benchmark compares both).
 
@@ -172,6 +176,9 @@ def _child(channel_fd, log_fd, memory_bytes, memory_resource):
     """In a freshly forked child: confine it and serve its channel. Never returns."""
     code = 0
     try:
+        # The zygote's reaper is not the student's.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
@@ -216,7 +223,8 @@ def zygote(package, given_modules, trusted_modules):
     with open('/proc/self/status') as f:
         threads = next(int(line.split()[1]) for line in f if line.startswith('Threads:'))
     _control_send(control, {'ready': True, 'threads': threads})
-    statuses = {}
+    forked, statuses = set(), {}
+    _become_reaper(forked, statuses)
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
@@ -225,17 +233,11 @@ def zygote(package, given_modules, trusted_modules):
         if not data:
             return
         message = json.loads(data)
-        while True:   # reap whatever ended meanwhile
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            statuses[pid] = status
         if message['op'] == 'fork':
             sys.stdout.flush()
             sys.stderr.flush()
+            # No reaping until the new pid is in forked: its status must be kept.
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
             try:
                 pid = os.fork()
             except OSError as e:   # the submission is at its process limit
@@ -244,6 +246,9 @@ def zygote(package, given_modules, trusted_modules):
                 control.close()
                 _child(fds[0], fds[1], message['memory_bytes'],
                        getattr(resource, f"RLIMIT_{message['memory_resource']}"))
+            if pid:
+                forked.add(pid)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])
             for fd in fds:
                 os.close(fd)
             _control_send(control, {'pid': pid} if pid else {'error': error})
@@ -253,6 +258,29 @@ def zygote(package, given_modules, trusted_modules):
             _control_send(control, {'modules': sorted(sys.modules)})
 
 
+def _become_reaper(forked, statuses):
+    """Adopt the orphans of our children (PR_SET_CHILD_SUBREAPER) and reap every
+    child the moment it ends (SIGCHLD), keeping the statuses of those we forked."""
+    import ctypes
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+    def reap(*_):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in forked:
+                forked.discard(pid)
+                statuses[pid] = status
+
+    signal.signal(signal.SIGCHLD, reap)
+    reap()
+
+
 def _wait(pid, timeout, statuses):
     """pid's waitpid status, waiting up to timeout seconds; None if still running."""
     import time
@@ -260,8 +288,8 @@ def _wait(pid, timeout, statuses):
     while pid not in statuses:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
+        except ChildProcessError:   # reaped meanwhile (SIGCHLD), or never ours
+            return statuses.pop(pid, None)
         if done:
             return status
         if time.monotonic() > deadline:

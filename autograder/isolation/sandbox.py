@@ -655,19 +655,20 @@ class SandboxedStudent(Student):
         self.item_time_budgets = dict(item_time_budgets or {})
         self.spares = spares if start == 'exec' else 0   # a fork takes milliseconds
         cuda = bool(device) and str(device).startswith('cuda')
-        works, why = bwrap_status(cuda) if sandbox != 'none' else (False, 'disabled')
-        if sandbox in ('bwrap', 'strict') and not works:
-            raise SandboxError(why)
+        works, bwrap_why = bwrap_status(cuda) if sandbox != 'none' else (False, 'disabled')
+        kind, cgroup_why = cgroups.available() if sandbox != 'none' else (None, 'disabled')
+        missing = ([] if works else [bwrap_why]) + ([] if kind else [cgroup_why])
+        if sandbox == 'bwrap' and not works:
+            raise SandboxError(bwrap_why)
+        if sandbox == 'strict' and missing:   # say all that is missing, not the first only
+            raise SandboxError('; '.join(missing))
         self.use_bwrap = works
-        warnings = [] if works else [sandbox_warning(why)]
-        kind, why = cgroups.available() if sandbox != 'none' else (None, 'disabled')
-        if sandbox == 'strict' and kind is None:
-            raise SandboxError(why)
+        warnings = [] if works else [sandbox_warning(bwrap_why)]
         self.group = cgroups.SubmissionGroup.create(
             memory_bytes=SUBMISSION_MEMORY_BYTES, pids=SUBMISSION_PIDS,
             cpus=SUBMISSION_CPUS) if kind else None
         if self.group is None:
-            warnings.append(cgroup_warning(why))
+            warnings.append(cgroup_warning(cgroup_why))
         self._warnings = warnings
         self._tmp = tempfile.TemporaryDirectory(prefix='grader-')
         self.root = assemble(submission, Path(self._tmp.name) / 'sandbox')

@@ -11,14 +11,15 @@ REFERENCE = COURSE.solution_package
 STUDENT_MODULES = tuple(student_modules())
 
 
-def make_submission(dest, cases=(), variant='scratchnn'):
+def make_submission(dest, cases=(), variant='scratchnn', repo=REPO):
     """A submission folder at dest: the reference student modules, with the
     snippets of each case (variant 'scratchnn': hostile, 'equivalent': honest
-    twin) appended. Returns dest."""
+    twin) appended. repo: the folder the snippets take for the repository.
+    Returns dest."""
     edits = {}
     for case in cases:
         for snippet in sorted((HERE / case / variant).glob('*.py')):
-            text = snippet.read_text().replace('@REPO@', str(REPO))
+            text = snippet.read_text().replace('@REPO@', str(repo))
             text = text.replace('@SUBMISSION@', str(Path(dest).resolve()))
             edits.setdefault(snippet.stem, []).append(Append(text))
     build_package(Path(dest) / 'scratchnn', REFERENCE, edits, modules=STUDENT_MODULES)
