@@ -32,7 +32,9 @@ cpu.stat, or v1 cpuacct) where the benchmark may make one (root, or a
 delegated subtree); elsewhere from getrusage of the children, which misses
 processes killed before their parents reaped them (it says which).
 The targets: one submission <= 5 s wall and <= 8 CPU-s on 2 cores, >= 1.8x
-throughput with 2 workers. Numbers from a busy machine are upper bounds.
+throughput with 2 workers. Numbers from a busy machine are upper bounds; a
+slow one scales them all, which the last line (the time of a bare
+`import torch`) shows.
 """
 import argparse
 import json
@@ -404,11 +406,15 @@ def main(argv=None):
                 print("5. nbgrader autograde")
                 for what, seconds, n in nbgrader_rows(tmp / 'nbgrader', args.students, args.skip_stock):
                     print(f"   {what}: {seconds:.1f} s, {seconds / n:.1f} s per submission")
+        # Every number above scales with the machine's pace: this one compares machines.
+        pace = min(meter.run(python('import torch'))[:2] for _ in range(2))
     finally:
         meter.close()
     load = os.getloadavg()
     print(f"\n{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
           f"(other work on the machine slows every number); CPU from {meter.how}.")
+    print(f"This machine's pace: `python -c 'import torch'` takes {pace[0]:.2f} s wall, "
+          f"{pace[1]:.2f} CPU-s (compare benchmarks from two machines by it).")
     return 0
 
 
