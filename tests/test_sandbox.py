@@ -402,6 +402,7 @@ def test_without_a_control_group_the_warning_says_what_is_not_bounded(tmp_path, 
         assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
 
 
+@pytest.mark.slow
 @needs_cgroup
 def test_without_bubblewrap_what_student_code_leaves_behind_is_reaped_at_once(tmp_path, monkeypatch):
     """Outside bwrap no init of the sandbox reaps, and the host's may take
