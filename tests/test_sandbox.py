@@ -379,12 +379,12 @@ def test_a_process_left_running_is_killed_before_the_next_test(probe):
     student = probe
     student.begin_test('test_a', item='sgd')
     student.call('optim.start_burner')
-    ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
+    ours = student.our_pids()
     assert len(student.group.pids() - ours) == 1          # the burner
     student.begin_test('test_b', item='sgd')
     # Gone, and so is the child that started it (it would never reap it); the
     # module goes on in a fresh one.
-    ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
+    ours = student.our_pids()
     assert student.group.pids() == ours and 'optim' not in student._children
     assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
 
@@ -416,7 +416,7 @@ def test_without_bubblewrap_what_student_code_leaves_behind_is_reaped_at_once(tm
         student.begin_test('test_a', item='kaiming_uniform')
         with pytest.raises(StudentError, match='BlockingIOError'):   # at the process limit
             student.call('init.kaiming_uniform', torch.empty(3, 4))
-        ours = student._zygote.our_pids().union(*(c.pids for _, c in student._children.values()))
+        ours = student.our_pids()
         strays = student.group.pids() - ours
         assert len(strays) > 100
         # The burner's parent exited at import: the zygote took it, not the host's init.

@@ -781,14 +781,19 @@ class SandboxedStudent(Student):
         self._item = item
         self.kill_strays()
 
+    def our_pids(self):
+        """Host pids of the processes we started: the zygote and the children."""
+        ours = self._zygote.our_pids() if self._zygote is not None else set()
+        for _, child in list(self._children.values()) + self._waiting:
+            ours |= child.our_pids()
+        return ours
+
     def kill_strays(self):
         """Kill (from here) every process in the submission's control group that
         is not a child we started: what student code left running. Returns how many."""
         if self.group is None:
             return 0
-        ours = self._zygote.our_pids() if self._zygote is not None else set()
-        for _, child in list(self._children.values()) + self._waiting:
-            ours |= child.our_pids()
+        ours = self.our_pids()
         strays = self.group.pids() - ours
         if not strays:
             return 0
