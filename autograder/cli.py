@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import text
+
 REASON_CHARS = 70
 
 
@@ -48,29 +50,30 @@ def grade(args):
     from .isolation.intake import NotGradable, resolve_one
     from .rubric import RubricError, student_modules
     from .isolation.sandbox import SandboxError
+    where = text.line(args.submission)      # a path may hold a student's file name
     try:
         submission = resolve_one(args.submission, student_modules())
     except (NotGradable, RubricError) as e:
-        print(f"error: could not grade {args.submission}: {e}", file=sys.stderr)
+        print(f"error: could not grade {where}: {e}", file=sys.stderr)
         return 2
     if not args.quiet:
         # the harness's pytest run shows a bar of the hidden tests (autograder/progress.py)
         os.environ['PYTEST_PLUGINS'] = 'autograder.progress'
-        print(f"grading {submission} ...", file=sys.stderr, flush=True)
+        print(f"grading {text.line(submission)} ...", file=sys.stderr, flush=True)
     try:
         items = args.items.split(',') if args.items else None
         results = grade_submission(submission, device=args.device, workers=args.workers,
                                    items=items, sandbox=args.sandbox)
     except (GradingError, SandboxError, FileNotFoundError) as e:
-        print(f"error: could not grade {args.submission}: {e}", file=sys.stderr)
+        print(f"error: could not grade {where}: {text.clean(e)}", file=sys.stderr)
         return 2
     if results.get('warning'):
         print(f"\n*** {results['warning']} ***\n", file=sys.stderr)
+    if args.json:
+        write_json_atomic(args.json, results)     # the grade first, then what shows it
     if not args.quiet:
         print(format_table(results))
-    if args.json:
-        write_json_atomic(args.json, results)
-        if not args.quiet:
+        if args.json:
             print(f"results written to {args.json}")
     return 0
 
@@ -151,6 +154,11 @@ def build_parser():
 
 
 def main(argv=None):
+    # Student text is clean (autograder/text.py), but a terminal or pipe whose
+    # encoding is not UTF-8 (LANG=C elsewhere, cp1252) cannot show every letter.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, 'reconfigure'):
+            stream.reconfigure(errors='backslashreplace')
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -16,7 +16,9 @@ items.
 
 Feedback never shows test source or tracebacks: a failed assertion shows
 its message only (the suites write them for students), a StudentError its
-message, anything else its type and message.
+message, anything else its type and message. Everything in the results that
+student code could say (messages, printed output) is student text
+(autograder/text.py): every writer of results can write it.
 
 A passed test may carry a note in its output (a suite's user_property
 'note': it passed on the student's own code, not on the true function).
@@ -35,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from . import rules
+from .text import clean_tree
 from .results import Results
 from .isolation.sandbox import SandboxedStudent
 from .isolation.student import StudentError
@@ -371,4 +374,4 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
                'output': output}
     if student.warning:
         results['warning'] = student.warning
-    return results
+    return clean_tree(results)   # the messages and output of student code, as data

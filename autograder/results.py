@@ -71,7 +71,7 @@ def write_text_atomic(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.part')
     try:
-        with os.fdopen(fd, 'w') as f:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:   # as pages declare; not the locale's
             f.write(text)
             f.flush()
             os.fchmod(f.fileno(), 0o666 & ~current_umask())

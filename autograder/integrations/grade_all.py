@@ -19,12 +19,19 @@ the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
     <student>/error.txt      why the student could not be graded, if so
     scores.csv               one row per student: every item, the total, the error
 
+(<student> is the id made a folder name that no class file can have:
+text.folder_name, with CLASS_FILE_SUFFIXES.)
+
 then records every graded student's item scores in the nbgrader gradebook
 (--db-url, any SQLAlchemy URL; default the course's gradebook.db), once.
 
 Faults: a worker killed mid-grade costs a retry (Dask runs the task again
 elsewhere); a student whose grading fails twice is recorded with its reason
-and the rest go on. A stopped run started again regrades only the students
+and the rest go on. Whatever else fails while handling one student
+(reading the submission, planning, rendering or writing its files) is that
+student's recorded reason too: scores.csv and the gradebook are always
+written for everyone else. Results coming back from a worker are student
+text (text.clean_tree) before anything writes them. A stopped run started again regrades only the students
 without complete results for their current submission (--force regrades).
 On a cluster the sandbox fails closed: workers without working bubblewrap,
 or with another version of the grader (fingerprint), refuse to grade, and
@@ -46,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import report
+from .. import report, text
 from ..course import COURSE
 from ..results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
                       write_text_atomic)
@@ -58,6 +65,9 @@ REPO = COURSE.root
 ERROR_NAME, CSV_NAME = 'error.txt', 'scores.csv'
 FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
 ATTEMPTS = 2                     # tries per student before it is recorded as failed
+# The kinds of file grade-all writes (or may) at the top of the output folder
+# (scores.csv, a class report, a gradebook): a student folder never ends in one.
+CLASS_FILE_SUFFIXES = ('.csv', '.html', '.htm', '.json', '.txt', '.db', '.sqlite')
 
 
 
@@ -89,18 +99,18 @@ def merge_results(old, new, items, new_items):
 
 def scores_table(results_by_student, errors, items):
     """CSV text: a row per student with each item's score, the total and the error."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator='\n')
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator='\n')
     writer.writerow(['student', *items, 'total', 'error'])
     for student in sorted(set(results_by_student) | set(errors)):
         results = results_by_student.get(student)
+        name, error = text.csv_cell(student), text.csv_cell(errors.get(student, ''))
         if results is None:
-            writer.writerow([student, *[''] * len(items), '', errors[student]])
+            writer.writerow([name, *[''] * len(items), '', error])
         else:
             scores = [float(results['items'][item]['score']) for item in items]
-            writer.writerow([student, *[f'{s:g}' for s in scores], f'{sum(scores):g}',
-                             errors.get(student, '')])
-    return text.getvalue()
+            writer.writerow([name, *[f'{s:g}' for s in scores], f'{sum(scores):g}', error])
+    return table.getvalue()
 
 
 # ---------------------------------------------------------------- the plan
@@ -179,6 +189,7 @@ def _accept(outcome, job, fingerprint, require_sandbox, items):
     results = outcome.get('results') if isinstance(outcome, dict) else None
     if outcome.get('fingerprint') != fingerprint:
         raise ValueError("graded with another version of the grader")
+    results = text.clean_tree(results)   # what student code said, as it enters this process
     check_results(results, {i: items[i] for i in (job.items or items)})
     if require_sandbox and results.get('sandbox') != 'bubblewrap':
         raise ValueError(f"not graded in the bubblewrap sandbox ({results.get('sandbox')})")
@@ -237,13 +248,17 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
 
     graded, errors, skipped, jobs, stale = {}, {}, [], [], []
     for entry in entries:
-        old = read_results(out_dir / entry.student / RESULTS_NAME, rubric)
-        if entry.packed is None:
-            errors[entry.student] = entry.problem
+        try:
+            old = read_results(student_dir(out_dir, entry.student) / RESULTS_NAME, rubric)
+            if entry.packed is None:
+                errors[entry.student] = entry.problem
+                continue
+            chosen = students is None or entry.student in students
+            job = plan(entry, old, list(rubric), fingerprint, items, force or students is not None) \
+                if chosen else None
+        except Exception as e:   # one student's fault is that student's, never the class's
+            errors[entry.student] = f"could not be planned: {type(e).__name__}: {e}"
             continue
-        chosen = students is None or entry.student in students
-        job = plan(entry, old, list(rubric), fingerprint, items, force or students is not None) \
-            if chosen else None
         if job is None and old is not None:
             graded[entry.student] = old
             skipped.append(entry.student)
@@ -253,8 +268,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
             jobs.append(job)
         else:
             errors[entry.student] = "not graded yet (left out by --students)"
-    for student, problem in errors.items():
-        _write_error(out_dir, student, problem)
+    for student, problem in list(errors.items()):
+        record_error(errors, out_dir, student, problem)
     say(f"{len(entries)} students: {len(skipped)} up to date, {len(jobs)} to grade, "
         f"{len(errors)} with nothing to grade" + (f"; {len(ignored)} other entries ignored"
                                                   if ignored else ''), flush=True)
@@ -279,8 +294,29 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
     return Summary(graded, errors, skipped, ignored, csv_path, stale, cpu_seconds)
 
 
-def _write_error(out_dir, student, error):
-    write_text_atomic(Path(out_dir) / student / ERROR_NAME, error + '\n')
+def student_dir(out_dir, student):
+    """The folder of a student's files in out_dir: never one of the class's files."""
+    return Path(out_dir) / text.folder_name(student, CLASS_FILE_SUFFIXES)
+
+
+def record_error(errors, out_dir, student, error):
+    """Record in errors, and in the student's error.txt where it can be
+    written, why the student was not graded (one clean line)."""
+    errors[student] = text.line(error)
+    try:
+        write_text_atomic(student_dir(out_dir, student) / ERROR_NAME, errors[student] + '\n')
+    except OSError as e:
+        errors[student] += f" (its {ERROR_NAME} could not be written: {e.strerror or e})"
+
+
+def write_student(out_dir, student, results):
+    """The student's feedback page, then results.json (what a resumed run
+    takes as done), and no error.txt."""
+    folder = student_dir(out_dir, student)
+    page = report.render(results, student)
+    write_text_atomic(folder / FEEDBACK_NAME, page)
+    write_json_atomic(folder / RESULTS_NAME, results)
+    (folder / ERROR_NAME).unlink(missing_ok=True)
 
 
 def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbox, *, workers,
@@ -322,6 +358,14 @@ def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbo
             cpu = 0.0
             bar = tqdm(total=len(jobs), file=sys.stdout, unit='student', desc='grading',
                        disable=not progress, smoothing=0.1)
+
+            def not_graded(job, reason):
+                record_error(errors, out_dir, job.student, reason)
+                tqdm.write(f"{job.student}: not graded: {errors[job.student]}", file=sys.stdout)
+                if job.old is not None:
+                    graded[job.student] = job.old   # its earlier grade stands
+                bar.update()
+
             try:
                 for future in queue:
                     job = pending.pop(future)
@@ -346,19 +390,15 @@ def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbo
                             pending[retry] = job
                             queue.add(retry)
                             continue
-                        errors[job.student] = "; then ".join(job.reasons)
-                        _write_error(out_dir, job.student, errors[job.student])
-                        tqdm.write(f"{job.student}: not graded: {errors[job.student]}", file=sys.stdout)
-                        if job.old is not None:
-                            graded[job.student] = job.old   # its earlier grade stands
-                        bar.update()
+                        not_graded(job, "; then ".join(job.reasons))
                         continue
-                    cpu += outcome['cpu_seconds']
-                    results = stamp(results, job, outcome, rubric)
-                    student_out = out_dir / job.student
-                    write_json_atomic(student_out / RESULTS_NAME, results)
-                    write_text_atomic(student_out / FEEDBACK_NAME, report.render(results, job.student))
-                    (student_out / ERROR_NAME).unlink(missing_ok=True)
+                    try:
+                        cpu += outcome['cpu_seconds']
+                        results = stamp(results, job, outcome, rubric)
+                        write_student(out_dir, job.student, results)
+                    except Exception as e:   # its page or files: this student's fault only
+                        not_graded(job, f"its results could not be written: {type(e).__name__}: {e}")
+                        continue
                     graded[job.student] = results
                     bar.update()
             finally:

@@ -13,6 +13,14 @@ them inside), or a .zip of one. Every entry is either a student to grade or
 listed with the reason it is not: a notebook without modules, a folder with
 nothing to grade, a file that is no submission. Nothing is skipped silently.
 
+A student id is a name of the class folder, so the student's: an entry
+whose name is not a clean line (text.is_line: valid UTF-8, no control
+character) or longer than MAX_ID_CHARS is listed, under its escaped name,
+as not gradable; two entries whose ids differ only by case or Unicode form
+(one folder on macOS, one id to a person) are both listed as one student
+with two submissions. Anything that fails while reading one entry is that
+entry's reason, never the class's.
+
 A packed submission is what a worker needs, and nothing more: the bytes of
 the student's modules (kilobytes), read by submission.read_submission without
 following any link, and the reasons for the modules that were refused.
@@ -20,17 +28,24 @@ following any link, and the reasons for the modules that were refused.
 import hashlib
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import text
 from .submission import PACKAGE, SubmissionError, read_submission
 
 NOTEBOOK, ZIP = '.ipynb', '.zip'
 MAX_LOOK = 2_000        # entries looked at when explaining an empty submission
+MAX_ID_CHARS = 128      # nbgrader's gradebook keeps student ids in a VARCHAR(128)
 
 
 class NotGradable(Exception):
-    """The path holds nothing to grade; the message says why, in one line."""
+    """The path holds nothing to grade; the message says why, in one clean
+    line (text.line: it names the student's files)."""
+
+    def __init__(self, reason):
+        super().__init__(text.line(reason))
 
 
 # ---------------------------------------------------------------- one submission
@@ -168,15 +183,33 @@ class Entry:
     problem: str = ''
 
 
-def _entry(path, modules):
-    """The Entry of one folder or file of a class folder, or (None, reason) to ignore it."""
+def _id_problem(student):
+    """Why a name cannot be a student id, or '' when it can."""
+    if not text.is_line(student):
+        return "is not valid UTF-8 or holds control characters"
+    if len(student) > MAX_ID_CHARS:
+        return f"is longer than the {MAX_ID_CHARS} characters of a student id"
+    return ''
+
+
+def _entry(path, modules, skip=()):
+    """The Entry of one folder or file of a class folder, or (None, reason) to
+    ignore it (skip: resolved paths that are no student's, the output folder)."""
     name = path.name
+    if name.startswith('.'):
+        return None, "hidden"
+    if path.resolve() in skip:
+        return None, "the output folder"
     if path.is_dir():
         student = name
     elif path.suffix.lower() in (ZIP, NOTEBOOK) and path.is_file():
         student = path.stem
     else:
         return None, "not a student folder, a .zip or a notebook"
+    why = _id_problem(student)
+    if why:
+        return Entry(text.line(student)[:MAX_ID_CHARS], path, problem=(
+            f"the name {text.line(name)} {why}: rename it to the student's id")), ''
     if path.suffix.lower() == NOTEBOOK and not path.is_dir():
         return Entry(student, path, problem=(
             f"{name} is a notebook only: the grade comes from the {PACKAGE} modules; "
@@ -185,6 +218,22 @@ def _entry(path, modules):
         return Entry(student, path, packed=pack(path, modules)), ''
     except NotGradable as e:
         return Entry(student, path, problem=str(e)), ''
+
+
+def _entry_or_fault(path, modules, skip):
+    """_entry(path, modules, skip), or the Entry of a student whose reading failed, saying how."""
+    try:
+        return _entry(path, modules, skip)
+    except Exception as e:   # one unreadable entry costs its student, never the class
+        student = path.stem if path.suffix.lower() in (ZIP, NOTEBOOK) else path.name
+        return Entry(text.line(student)[:MAX_ID_CHARS], path, problem=(
+            f"{text.line(path.name)} could not be read: {type(e).__name__}: {text.line(e)}")), ''
+
+
+def _same_student_key(student):
+    """Ids that name one student to a person or a case-insensitive file system
+    (Ada and ada, é composed or not) have one key."""
+    return unicodedata.normalize('NFC', student).casefold()
 
 
 def scan_class(folder, modules, exclude=()):
@@ -201,22 +250,17 @@ def scan_class(folder, modules, exclude=()):
     skip = {Path(p).resolve() for p in exclude}
     by_student, ignored = {}, []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith('.'):
-            ignored.append((path.name, "hidden"))
-        elif path.resolve() in skip:
-            ignored.append((path.name, "the output folder"))
+        entry, reason = _entry_or_fault(path, modules, skip)
+        if entry is None:
+            ignored.append((text.line(path.name), reason))
         else:
-            entry, reason = _entry(path, modules)
-            if entry is None:
-                ignored.append((path.name, reason))
-            else:
-                by_student.setdefault(entry.student, []).append(entry)
+            by_student.setdefault(_same_student_key(entry.student), []).append(entry)
     entries = []
-    for student, found in sorted(by_student.items()):
+    for found in sorted(by_student.values(), key=lambda found: found[0].student):
         if len(found) > 1:
-            names = ' and '.join(p.path.name for p in found)
-            found = [Entry(student, found[0].path, problem=(
-                f"{names} are both in the class folder for {student}: keep one"))]
+            names = ' and '.join(text.line(p.path.name) for p in found)
+            found = [Entry(found[0].student, found[0].path, problem=(
+                f"{names} are both in the class folder for {found[0].student}: keep one"))]
         entries.append(found[0])
     if not entries:
         listed = f" (only {_names([n for n, _ in ignored])})" if ignored else ''

@@ -22,25 +22,46 @@ A module must be UTF-8, Python's default: a coding line naming another
 encoding (`# -*- coding: utf-7 -*-` hides code from anything reading the
 text as UTF-8, the rule check included) or bytes that are not UTF-8 get the
 module refused.
+
+Names are data too (autograder/text.py). A zip is refused as a whole, with
+a one-line reason, when its end records announce more than MAX_ENTRIES
+members or a central directory over MAX_ZIP_DIRECTORY bytes (checked before
+zipfile parses the directory: its constructor reads all of it), when a
+member's name is not valid UTF-8 or holds a character outside text.py's
+allow-list (a control character, a NUL that zipfile would cut the name at),
+or when two members have one name once compared as an extracting file
+system may (see _same_name_key): which one a tool extracts is a silent
+choice. In a folder, an entry whose name is outside the allow-list (not
+UTF-8, a control character) can be no module; it is ignored, with a note.
 """
 import io
 import os
 import stat
+import struct
 import tokenize
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from .. import text
 
 PACKAGE = 'scratchnn'
 MAX_MODULE_BYTES = 1 << 20     # a module of a megabyte is not hand-written code
 MAX_DEPTH = 3                  # how deep below the submission scratchnn/ may sit
 MAX_ENTRIES = 20_000           # directory entries (or zip members) looked at, at most
 MAX_ZIP_BYTES = 512 << 20      # a zip larger than this is refused unread
+MAX_ZIP_DIRECTORY = 4 << 20    # bytes of a zip's central directory (MAX_ENTRIES long names)
 SKIPPED_DIRS = {'__MACOSX', '__pycache__', '.ipynb_checkpoints', '.git'}
 
 
 class SubmissionError(Exception):
-    """The submission as a whole cannot be read (not a folder, not a zip, too big)."""
+    """The submission as a whole cannot be read (not a folder, not a zip, too
+    big, ambiguous). str(e) is one clean line (text.line): it names the
+    student's files."""
+
+    def __init__(self, reason):
+        super().__init__(text.line(reason))
 
 
 @dataclass
@@ -112,7 +133,7 @@ def _choose(found, modules):
 def _walk(root_fd, limit):
     """(relative paths of regular-looking entries, notes), walking from the
     open directory root_fd without following any link, at most MAX_DEPTH+1 deep."""
-    paths, notes, seen = [], [], 0
+    paths, notes, seen, odd = [], [], 0, []
     stack = [(PurePosixPath('.'), os.dup(root_fd))]
     while stack:
         rel, fd = stack.pop()
@@ -123,8 +144,11 @@ def _walk(root_fd, limit):
                 if seen > limit:
                     notes.append(f"the submission has more than {limit} files; only the "
                                  f"first {limit} were looked at")
-                    return paths, notes
+                    return paths, notes + _odd_names_note(odd)
                 child = rel / name
+                if not text.is_line(name):
+                    odd.append(child)
+                    continue
                 st = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
                     if name in SKIPPED_DIRS or len(child.parts) > MAX_DEPTH:
@@ -135,7 +159,15 @@ def _walk(root_fd, limit):
                     paths.append(child)
         finally:
             os.close(fd)
-    return paths, notes
+    return paths, notes + _odd_names_note(odd)
+
+
+def _odd_names_note(paths):
+    """The note on entries ignored for their names, or none."""
+    if not paths:
+        return []
+    return [text.line(f"{len(paths)} file(s) with names that are not valid UTF-8 or hold "
+                      f"control characters were ignored ({', '.join(map(str, paths[:3]))})")]
 
 
 def _open_below(root_fd, path):
@@ -260,34 +292,109 @@ def _zip_kind(info):
     return 'special'
 
 
+# What zipfile's constructor raises on a damaged or hostile directory: a name
+# flagged UTF-8 that is not (UnicodeDecodeError, a ValueError), a truncated
+# record (struct.error), an unknown version (NotImplementedError).
+ZIP_DIRECTORY_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, OverflowError,
+                        NotImplementedError, struct.error)
+
+
+def _check_directory(f, name):
+    """Raise SubmissionError when the zip open as f is no zip, or its end
+    records announce more than MAX_ENTRIES members or a central directory of
+    more than MAX_ZIP_DIRECTORY bytes. Reads the end of the file only."""
+    # zipfile's own reader of the end records (and of their zip64 forms): the
+    # very numbers its constructor goes by; a parser of our own could be told
+    # other numbers than zipfile, and so let a directory of millions through.
+    try:
+        end = zipfile._EndRecData(f)
+    except ZIP_DIRECTORY_ERRORS as e:
+        raise SubmissionError(f"{name} is not a valid zip file ({e})") from None
+    if not end:
+        raise SubmissionError(f"{name} is not a valid zip file (no end of central directory)")
+    members, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if members > MAX_ENTRIES or size > MAX_ZIP_DIRECTORY:
+        raise SubmissionError(f"{name} lists {members} members in a directory of {size} bytes, "
+                              f"more than the {MAX_ENTRIES} members and {MAX_ZIP_DIRECTORY} "
+                              f"bytes a submission zip may have")
+
+
+def _open_zip(f, name):
+    """The zipfile.ZipFile of the file open as f, its directory within the
+    caps, or raises SubmissionError."""
+    _check_directory(f, name)
+    try:
+        archive = zipfile.ZipFile(f)
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{name} has a member whose name is marked UTF-8 but is not "
+                              f"valid UTF-8; zip the files again") from None
+    except ZIP_DIRECTORY_ERRORS as e:
+        raise SubmissionError(f"{name} is not a valid zip file ({e})") from None
+    if len(archive.infolist()) > MAX_ENTRIES:       # a directory of more than it announced
+        archive.close()
+        raise SubmissionError(f"{name} has more than the {MAX_ENTRIES} members a submission "
+                              f"zip may have")
+    return archive
+
+
+def _same_name_key(info):
+    """The member's name as a file system may see it when extracting: '\\' as
+    '/', without '.' or empty parts or a trailing '/' (a/./b is a/b), in one
+    Unicode normal form (NFC, as macOS differs), case folded (as macOS and
+    Windows do). Two members with one key are one file to some tool."""
+    path = PurePosixPath(info.orig_filename.replace('\\', '/'))
+    return unicodedata.normalize('NFC', str(path)).casefold()
+
+
+def _check_names(infos, name):
+    """Raise SubmissionError unless every member's name is a clean line (no
+    control character, valid UTF-8) and no two members share a name (see
+    _same_name_key)."""
+    seen = {}
+    for info in infos:
+        # orig_filename: as stored; zipfile cuts .filename at a NUL
+        if not text.is_line(info.orig_filename):
+            raise SubmissionError(f"{name} has a member whose name holds a control character "
+                                  f"or is not valid UTF-8 ({text.line(info.orig_filename)}); "
+                                  f"rename it and zip the files again")
+        key = _same_name_key(info)
+        if key in seen:
+            raise SubmissionError(f"{name} holds two members with one name ({seen[key]} and "
+                                  f"{info.orig_filename}): which one is graded would be a "
+                                  f"guess; zip the files again")
+        seen[key] = info.orig_filename
+
+
 def read_zip(zip_path, modules):
     """The Submission of the student modules in a zip, read in memory.
 
     Members that are links or special files are refused (a module that is
     one costs that module); unsafe paths ('..', absolute) are never used.
-    Raises SubmissionError when the file is not a readable zip.
+    Raises SubmissionError when the file is not a readable zip, or is
+    refused as a whole (the module docstring says when).
     """
     zip_path = Path(zip_path)
     try:
-        size = os.stat(zip_path, follow_symlinks=False)
+        # O_NOFOLLOW, then fstat: the file checked is the file read
+        f = os.fdopen(os.open(zip_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), 'rb')
     except OSError as e:
-        raise SubmissionError(f"{zip_path} cannot be read ({e.strerror or e})") from None
-    if not stat.S_ISREG(size.st_mode):
-        raise SubmissionError(f"{zip_path} is not a regular file")
-    if size.st_size > MAX_ZIP_BYTES:
-        raise SubmissionError(f"{zip_path} is {size.st_size} bytes, more than the "
-                              f"{MAX_ZIP_BYTES} a submission zip may have")
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise SubmissionError(f"{zip_path.name} is not a valid zip file ({e})") from None
-    with archive:
+        raise SubmissionError(f"{zip_path} cannot be read ({e.strerror or e}; a link?)") from None
+    with f:
+        size = os.fstat(f.fileno())
+        if not stat.S_ISREG(size.st_mode):
+            raise SubmissionError(f"{zip_path} is not a regular file")
+        if size.st_size > MAX_ZIP_BYTES:
+            raise SubmissionError(f"{zip_path} is {size.st_size} bytes, more than the "
+                                  f"{MAX_ZIP_BYTES} a submission zip may have")
+        return _read_members(f, zip_path.name, modules)
+
+
+def _read_members(f, name, modules):
+    """read_zip's work on the zip open as f (name: for messages)."""
+    with _open_zip(f, name) as archive:
         infos = archive.infolist()
+        _check_names(infos, name)
         notes = []
-        if len(infos) > MAX_ENTRIES:
-            notes.append(f"the zip has {len(infos)} members; only the first {MAX_ENTRIES} "
-                         f"were looked at")
-            infos = infos[:MAX_ENTRIES]
         members, unsafe = {}, 0
         for info in infos:
             path = _zip_path(info)
@@ -314,9 +421,10 @@ def read_zip(zip_path, modules):
                                         f"the {MAX_MODULE_BYTES} a module may have")
             else:
                 try:
-                    with archive.open(info) as f:
-                        data = f.read(MAX_MODULE_BYTES + 1)
-                except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
+                    with archive.open(info) as member:
+                        data = member.read(MAX_MODULE_BYTES + 1)
+                except Exception as e:   # whatever a damaged member raises costs that module only
+                    e = text.line(e)
                     sub.problems[module] = f"{str(path)} could not be read from the zip ({e})"
                     continue
                 if len(data) > MAX_MODULE_BYTES:
