@@ -21,9 +21,10 @@ from . import text
 REASON_CHARS = 70
 
 
-def _short(text):
-    """The first line of a failure message, cut to fit a table cell."""
-    line = (text or '').strip().splitlines()[0] if (text or '').strip() else ''
+def _short(message):
+    """The first line of a failure message, on one line (tabs escaped too), cut to fit a table cell."""
+    line = (message or '').strip().splitlines()[0] if (message or '').strip() else ''
+    line = text.line(line)
     return line if len(line) <= REASON_CHARS else line[:REASON_CHARS - 3] + '...'
 
 

@@ -151,3 +151,93 @@ def test_nbgrader_autograde_gets_no_copy_of_a_linked_module(tmp_path):
     layers = (autograded / 'scratchnn' / 'layers.py').read_text()
     assert 'SOLUTION' not in layers and layers.startswith('raise ImportError(')
     assert (autograded / 'scratchnn' / 'optim.py').read_text() == 'MINE = 1\n'
+
+
+# ------------------------------------------------------------ zips refused whole (issue 20)
+
+GOOD = (b'scratchnn/layers.py', b'L = 1\n', 0)
+
+
+def zip_of(path, members):
+    """A zip written byte by byte (tests/hostile_text.py): names exactly as given."""
+    from hostile_text import raw_zip
+    path.write_bytes(raw_zip(members))
+    return path
+
+
+def refusal(path):
+    """The one-line reason read_zip refuses path with."""
+    with pytest.raises(SubmissionError) as refused:
+        read_zip(path, MODULES)
+    reason = str(refused.value)
+    assert reason.isprintable() and path.name in reason
+    return reason
+
+
+@pytest.fixture
+def zipfile_never_parses(monkeypatch):
+    """Fails the test if zipfile's constructor (which parses the whole central directory) runs."""
+    def parse(*args, **kwargs):
+        raise AssertionError("zipfile parsed a central directory that should have been refused unread")
+    monkeypatch.setattr(zipfile.ZipFile, '_RealGetContents', parse)
+
+
+def test_a_zip_listing_more_members_than_allowed_is_refused_before_parsing(tmp_path, zipfile_never_parses):
+    from autograder.isolation.submission import MAX_ENTRIES
+    many = [(f'{i:05}'.encode(), b'', 0) for i in range(MAX_ENTRIES + 1)] + [GOOD]
+    assert f'lists {MAX_ENTRIES + 2} members' in refusal(zip_of(tmp_path / 'many.zip', many))
+
+
+def test_a_zip_whose_directory_is_too_large_is_refused_before_parsing(tmp_path, zipfile_never_parses):
+    from autograder.isolation.submission import MAX_ZIP_DIRECTORY
+    # few members with long names: the directory's size is capped, not only its count
+    long_names = [(str(i).encode() * (60_000 // len(str(i))), b'', 0) for i in range(1, 80)]
+    archive = zip_of(tmp_path / 'long.zip', long_names + [GOOD])
+    assert archive.stat().st_size > MAX_ZIP_DIRECTORY
+    assert 'members in a directory of' in refusal(archive)
+
+
+def test_zip64_end_records_announcing_millions_are_refused_before_parsing(tmp_path, zipfile_never_parses):
+    from hostile_text import zip64_claiming
+    (tmp_path / 'z64.zip').write_bytes(zip64_claiming(5_000_000, 300 << 20))
+    assert 'lists 5000000 members' in refusal(tmp_path / 'z64.zip')
+
+
+@pytest.mark.parametrize('name, flags, why', [
+    (b'scratchnn/\xff\xfe.py', 0x800, 'marked UTF-8 but is not'),     # zipfile raised UnicodeDecodeError
+    (b'scratchnn/\xed\xa0\x80.py', 0x800, 'marked UTF-8 but is not'),  # an encoded surrogate
+    (b'scratchnn/\x1b[2J.py', 0, 'control character'),
+    (b'scratchnn/layers.py\x00.txt', 0, 'control character'),       # zipfile cuts the name at NUL
+    (b'Icon\r', 0, 'control character'),
+    (b'scratchnn/\xe2\x80\xaeyp.sreyal', 0x800, 'control character'),   # a right-to-left override
+])
+def test_a_zip_member_name_that_is_not_clean_utf8_is_refused(tmp_path, name, flags, why):
+    archive = zip_of(tmp_path / 'odd.zip', [GOOD, (name, b'x = 1\n', flags)])
+    assert why in refusal(archive)
+
+
+@pytest.mark.parametrize('first, second', [
+    (b'scratchnn/layers.py', b'scratchnn/layers.py'),
+    (b'scratchnn/layers.py', b'scratchnn/./layers.py'),
+    (b'scratchnn/layers.py', b'scratchnn//layers.py'),
+    (b'scratchnn/layers.py', b'scratchnn\\layers.py'),
+    (b'scratchnn/layers.py', b'Scratchnn/LAYERS.py'),
+    ('nn/caf\u00e9/x.py'.encode(), 'nn/cafe\u0301/x.py'.encode()),       # NFC and NFD
+    (b'scratchnn', b'scratchnn/'),                                     # a file and a folder
+])
+def test_two_zip_members_with_one_name_are_refused(tmp_path, first, second):
+    """Which of the two a tool extracts (or zipfile reads) is a silent choice:
+    no grade rests on it."""
+    archive = zip_of(tmp_path / 'two.zip', [(first, b'A = 1\n', 0x800), (second, b'B = 2\n', 0x800)])
+    assert 'two members with one name' in refusal(archive)
+
+
+def test_a_folder_entry_with_an_odd_name_is_ignored_with_a_note(tmp_path):
+    package = tmp_path / 'f' / 'scratchnn'
+    package.mkdir(parents=True)
+    (package / 'layers.py').write_text('L = 1\n')
+    os.mkdir(os.path.join(os.fsencode(package), b'\xff\x1b[2J'))
+    sub = read_folder(tmp_path / 'f', MODULES)
+    assert sub.sources == {'layers': b'L = 1\n'}
+    assert any('\\udcff\\x1b[2J' in note and 'ignored' in note for note in sub.notes)
+    assert all(note.isprintable() for note in sub.notes)
