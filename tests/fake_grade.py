@@ -13,6 +13,8 @@ assignments (no code runs):
     MODE = 'crash'           exit 2 (a grade that fails) | 'kill-worker-once' (SIGKILL the
                              Dask worker that runs it, the first time) | 'unsandboxed'
                              (say it ran without bubblewrap) | 'sleep' (SLEEP seconds first)
+    SAID = '...'             what the student's code said: every test's output and the
+                             results' output (lone surrogates, control characters ...)
 """
 import argparse
 import ast
@@ -64,12 +66,13 @@ def main():
     items = {item: {'score': float(rubric[item].points) * fraction,
                     'max_score': float(rubric[item].points)}
              for item in wanted}
+    said = s.get('SAID', '' if fraction == 1 else 'off')
     tests = [{'name': f'{item} works', 'score': v['score'], 'max_score': v['max_score'],
-              'output': '' if fraction == 1 else 'off', 'number': item} for item, v in items.items()]
+              'output': said, 'number': item} for item, v in items.items()]
     sandbox = 'none (WARNING: no sandbox)' if mode == 'unsandboxed' else 'bubblewrap'
     results = {'score': sum(v['score'] for v in items.values()),
                'max_score': sum(v['max_score'] for v in items.values()),
-               'tests': tests, 'items': items, 'sandbox': sandbox, 'output': ''}
+               'tests': tests, 'items': items, 'sandbox': sandbox, 'output': s.get('SAID', '')}
     Path(args.json).write_text(json.dumps(results))
     return 0
 

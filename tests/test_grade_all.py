@@ -504,20 +504,65 @@ def test_gradebook_errors_are_one_line(course_gradebook, tmp_path):
         ensure_assignment(f'sqlite:///{fresh_gradebook(course_gradebook, tmp_path)}', items)
 
 
+# ------------------------------------------------------------ hostile students (issue 20)
+
+SAID = 'Traceback?\ud800 \x1b[2J\x1b]0;owned\x07 \u202eevil <script>x</script>\r\n=1+1'
+FORMULA = '=HYPERLINK("evil.example","ok")'
+NOT_UTF8 = os.fsdecode(b'\xff\x1b[31m')
+
+
+def add_hostile_students(subs, log):
+    """Beside the honest class: a student whose code says hostile things, one
+    named scores.csv, one whose id is a formula, a folder whose name is not
+    UTF-8, and zips with two members of one name and with a name flagged
+    UTF-8 that is not."""
+    from hostile_text import raw_zip
+    make_student(subs, 'noisy', log, SAID=SAID, FRACTION=0.5)
+    make_student(subs, 'scores.csv', log, FRACTION=0.5)
+    make_student(subs, FORMULA, log, FRACTION=0.5)
+    module = b"STUDENT = 'zed'\n"
+    (subs / NOT_UTF8 / 'scratchnn').mkdir(parents=True)
+    (subs / NOT_UTF8 / 'scratchnn' / 'layers.py').write_bytes(module)
+    (subs / 'twice.zip').write_bytes(raw_zip([(b'scratchnn/layers.py', module, 0),
+                                              (b'scratchnn/./layers.py', module, 0)]))
+    (subs / 'badname.zip').write_bytes(raw_zip([(b'scratchnn/layers.py', module, 0),
+                                                (b'scratchnn/\xff.py', b'', 0x800)]))
+
+
 def test_cli_exit_status_summary_and_gradebook(klass, course_gradebook, tmp_path, capsys):
+    """The command on a class with hostile students too: every other student
+    is graded; scores.csv, the feedback pages and the gradebook are complete;
+    each hostile one is recorded with its reason, or graded with what it said
+    kept as data (never a formula, a class file, a terminal control)."""
+    from autograder import text
     subs, out, log = klass
     make_student(subs, 'cy', log, MODE='crash')
     (subs / 'eve').mkdir()
+    add_hostile_students(subs, log)
     db = fresh_gradebook(course_gradebook, tmp_path)
     status = ga.main([str(subs), '--out', str(out), '--workers', '1', '--db-url', str(db),
                       '--grade-command', ' '.join(FAKE)])
     printed = capsys.readouterr().out
     assert status == 1
-    assert 'graded 3, kept 0 up to date, failed 2' in printed
+    assert 'graded 6, kept 0 up to date, failed 5' in printed
     assert 'cy: NOT GRADED: GradeFailed' in printed and 'eve: NOT GRADED' in printed
+    assert '\\udcff\\x1b[31m: NOT GRADED: the name' in printed and '\x1b' not in printed
     assert 'grading' in printed                               # the progress bar
-    rows = gradebook_rows(f'sqlite:///{db}')
-    assert {s for s, _ in rows} == {'ada', 'bob', 'dee'}
+    graded = {'ada', 'bob', 'dee', 'noisy', 'scores.csv', FORMULA}
+    rows = read_csv(out / 'scores.csv')
+    assert set(rows) == {text.csv_cell(s) for s in graded | {'cy', 'eve', 'twice', 'badname',
+                                                             '\\udcff\\x1b[31m'}}
+    assert 'not valid UTF-8 or holds control characters' in rows['\\udcff\\x1b[31m']['error']
+    assert 'two members with one name' in rows['twice']['error']
+    assert 'marked UTF-8 but is not' in rows['badname']['error']
+    assert rows["'" + FORMULA]['total'] == rows['scores.csv']['total'] == '50'
+    for student in graded:
+        folder = ga.student_dir(out, student)
+        assert json.loads((folder / 'results.json').read_text())['score'] == float(rows[text.csv_cell(student)]['total'])
+        assert (folder / 'feedback.html').is_file()
+    noisy = (ga.student_dir(out, 'noisy') / 'feedback.html').read_text(encoding='utf-8')
+    assert '\\ud800 \\x1b[2J' in noisy and '&lt;script&gt;' in noisy and '\x1b' not in noisy
+    assert {s for s, _ in gradebook_rows(f'sqlite:///{db}')} == graded
 
 
 # ------------------------------------------------------------ the real harness
