@@ -90,3 +90,23 @@ def test_table_lists_every_item_with_a_short_reason():
     table = format_table(results)
     assert 'a' in table and '...' in table and 'total' in table
     assert max(len(line) for line in table.splitlines()) < 110
+
+
+@pytest.mark.slow
+def test_student_code_saying_odd_things_is_graded_with_its_text_as_data(tmp_path):
+    """Issue 20: a lone surrogate in an exception message made `grade` exit 1
+    with no results.json (printing the table failed). Now the grade is
+    written, and what the code said (terminal controls, undecodable bytes, a
+    right-to-left override) reaches results.json and the terminal escaped."""
+    from hostile import make_submission
+    out = tmp_path / 'results.json'
+    done = run_grade(make_submission(tmp_path / 'odd', ['odd_text']), '--json', out,
+                     '--items', 'relu_forward,sgd')
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert results['items']['relu_forward']['score'] == 0
+    assert results['items']['sgd']['score'] == results['items']['sgd']['max_score']
+    said = [t['output'] for t in results['tests'] if t['number'] == 'relu_forward']
+    assert any('bad \\ud800 \\x1b[31mred' in message for message in said), said
+    assert '\\x1b[2J' in results['output'] and '\x1b' not in results['output']
+    assert 'relu_forward' in done.stdout and '\x1b' not in done.stdout
