@@ -217,3 +217,19 @@ def test_fuzz_grade_refuses_hostile_zips_in_one_line(tmp_path, capsys):
         assert main(['grade', os.fsdecode(path)]) == 2
         err = capsys.readouterr().err
         assert err.startswith('error: ') and err.count('\n') == 1 and err[:-1].isprintable(), err
+
+
+def test_a_class_folder_entry_that_is_a_link_is_listed_not_followed(tmp_path):
+    """A link in the class folder could make the solutions, or a classmate's
+    work, this student's: listed with its reason, never read."""
+    from conftest import SOLUTIONS
+    subs = tmp_path / 'submitted'
+    (subs / 'ada' / 'scratchnn').mkdir(parents=True)
+    (subs / 'ada' / 'scratchnn' / 'layers.py').write_text('L = 1\n')
+    os.symlink(SOLUTIONS, subs / 'eve')
+    os.symlink(subs / 'ada', subs / 'mallory')
+    entries, _ = intake.scan_class(subs, MODULES)
+    found = {e.student: e for e in entries}
+    assert found['ada'].packed is not None
+    for student in ('eve', 'mallory'):
+        assert found[student].packed is None and 'symbolic link' in found[student].problem

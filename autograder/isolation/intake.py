@@ -183,6 +183,12 @@ class Entry:
     problem: str = ''
 
 
+def _student_of(path):
+    """The student id an entry of a class folder names: a .zip's or a
+    notebook's stem, else the name (a folder's)."""
+    return path.stem if path.suffix.lower() in (ZIP, NOTEBOOK) and not path.is_dir() else path.name
+
+
 def _id_problem(student):
     """Why a name cannot be a student id, or '' when it can."""
     if not text.is_line(student):
@@ -200,16 +206,16 @@ def _entry(path, modules, skip=()):
         return None, "hidden"
     if path.resolve() in skip:
         return None, "the output folder"
-    if path.is_dir():
-        student = name
-    elif path.suffix.lower() in (ZIP, NOTEBOOK) and path.is_file():
-        student = path.stem
-    else:
+    if not (path.is_dir() or path.suffix.lower() in (ZIP, NOTEBOOK) and path.is_file()):
         return None, "not a student folder, a .zip or a notebook"
+    student = _student_of(path)
     why = _id_problem(student)
     if why:
         return Entry(text.line(student)[:MAX_ID_CHARS], path, problem=(
             f"the name {text.line(name)} {why}: rename it to the student's id")), ''
+    if path.is_symlink():       # a link could make another's work, or the solutions, this student's
+        return Entry(student, path, problem=(
+            f"{name} is a symbolic link: the class folder must hold the submission itself")), ''
     if path.suffix.lower() == NOTEBOOK and not path.is_dir():
         return Entry(student, path, problem=(
             f"{name} is a notebook only: the grade comes from the {PACKAGE} modules; "
@@ -225,8 +231,7 @@ def _entry_or_fault(path, modules, skip):
     try:
         return _entry(path, modules, skip)
     except Exception as e:   # one unreadable entry costs its student, never the class
-        student = path.stem if path.suffix.lower() in (ZIP, NOTEBOOK) else path.name
-        return Entry(text.line(student)[:MAX_ID_CHARS], path, problem=(
+        return Entry(text.line(_student_of(path))[:MAX_ID_CHARS], path, problem=(
             f"{text.line(path.name)} could not be read: {type(e).__name__}: {text.line(e)}")), ''
 
 
@@ -249,7 +254,11 @@ def scan_class(folder, modules, exclude=()):
         raise NotGradable(f"{folder} is {kind}, not a folder of student submissions")
     skip = {Path(p).resolve() for p in exclude}
     by_student, ignored = {}, []
-    for path in sorted(folder.iterdir()):
+    try:
+        paths = sorted(folder.iterdir())
+    except OSError as e:
+        raise NotGradable(f"{folder} cannot be read ({e.strerror or e})") from None
+    for path in paths:
         entry, reason = _entry_or_fault(path, modules, skip)
         if entry is None:
             ignored.append((text.line(path.name), reason))

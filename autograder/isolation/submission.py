@@ -354,14 +354,16 @@ def _check_names(infos, name):
     for info in infos:
         # orig_filename: as stored; zipfile cuts .filename at a NUL
         if not text.is_line(info.orig_filename):
-            raise SubmissionError(f"{name} has a member whose name holds a control character "
-                                  f"or is not valid UTF-8 ({text.line(info.orig_filename)}); "
-                                  f"rename it and zip the files again")
+            raise SubmissionError(f"{name} has a member whose name is empty, holds a control "
+                                  f"character or is not valid UTF-8 "
+                                  f"({text.line(info.orig_filename)}); rename it and zip the "
+                                  f"files again")
         key = _same_name_key(info)
         if key in seen:
-            raise SubmissionError(f"{name} holds two members with one name ({seen[key]} and "
+            raise SubmissionError(f"{name} holds two members with one name once case, '.' "
+                                  f"and Unicode form are set aside ({seen[key]} and "
                                   f"{info.orig_filename}): which one is graded would be a "
-                                  f"guess; zip the files again")
+                                  f"guess; keep one and zip the files again")
         seen[key] = info.orig_filename
 
 
