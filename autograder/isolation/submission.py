@@ -49,7 +49,7 @@ from .. import text
 PACKAGE = 'scratchnn'
 MAX_MODULE_BYTES = 1 << 20     # a module of a megabyte is not hand-written code
 MAX_DEPTH = 3                  # how deep below the submission scratchnn/ may sit
-MAX_ENTRIES = 20_000           # directory entries (or zip members) looked at, at most
+MAX_ENTRIES = 20_000           # folder entries looked at, at most; a zip listing more is refused
 MAX_ZIP_BYTES = 512 << 20      # a zip larger than this is refused unread
 MAX_ZIP_DIRECTORY = 4 << 20    # bytes of a zip's central directory (MAX_ENTRIES long names)
 SKIPPED_DIRS = {'__MACOSX', '__pycache__', '.ipynb_checkpoints', '.git'}
