@@ -529,29 +529,39 @@ def add_hostile_students(subs, log):
                                                 (b'scratchnn/\xff.py', b'', 0x800)]))
 
 
-def test_cli_exit_status_summary_and_gradebook(klass, course_gradebook, tmp_path, capsys):
+def test_cli_exit_status_summary_and_gradebook(klass, course_gradebook, tmp_path, capsys, monkeypatch):
     """The command on a class with hostile students too: every other student
     is graded; scores.csv, the feedback pages and the gradebook are complete;
     each hostile one is recorded with its reason, or graded with what it said
-    kept as data (never a formula, a class file, a terminal control)."""
-    from autograder import text
+    kept as data (never a formula, a class file, a terminal control); a
+    student whose page cannot be written is recorded, and the rest go on."""
+    from autograder import report, text
     subs, out, log = klass
     make_student(subs, 'cy', log, MODE='crash')
     (subs / 'eve').mkdir()
     add_hostile_students(subs, log)
     db = fresh_gradebook(course_gradebook, tmp_path)
+    render = report.render
+
+    def render_but_not_for_dee(results, student='', **kwargs):
+        if student == 'dee':
+            raise OSError(28, 'No space left on device')
+        return render(results, student, **kwargs)
+    monkeypatch.setattr(report, 'render', render_but_not_for_dee)
     status = ga.main([str(subs), '--out', str(out), '--workers', '1', '--db-url', str(db),
                       '--grade-command', ' '.join(FAKE)])
     printed = capsys.readouterr().out
     assert status == 1
-    assert 'graded 6, kept 0 up to date, failed 5' in printed
+    assert 'graded 5, kept 0 up to date, failed 6' in printed
     assert 'cy: NOT GRADED: GradeFailed' in printed and 'eve: NOT GRADED' in printed
     assert '\\udcff\\x1b[31m: NOT GRADED: the name' in printed and '\x1b' not in printed
     assert 'grading' in printed                               # the progress bar
-    graded = {'ada', 'bob', 'dee', 'noisy', 'scores.csv', FORMULA}
+    graded = {'ada', 'bob', 'noisy', 'scores.csv', FORMULA}
     rows = read_csv(out / 'scores.csv')
-    assert set(rows) == {text.csv_cell(s) for s in graded | {'cy', 'eve', 'twice', 'badname',
+    assert set(rows) == {text.csv_cell(s) for s in graded | {'cy', 'dee', 'eve', 'twice', 'badname',
                                                              '\\udcff\\x1b[31m'}}
+    assert 'its results could not be written: OSError' in rows['dee']['error']
+    assert not (out / 'dee' / 'results.json').exists()       # a resumed run grades dee again
     assert 'not valid UTF-8 or holds control characters' in rows['\\udcff\\x1b[31m']['error']
     assert 'two members with one name' in rows['twice']['error']
     assert 'marked UTF-8 but is not' in rows['badname']['error']
