@@ -31,8 +31,9 @@ and the rest go on. Whatever else fails while handling one student
 (reading the submission, planning, rendering or writing its files) is that
 student's recorded reason too: scores.csv and the gradebook are always
 written for everyone else. Results coming back from a worker are student
-text (text.clean_tree) before anything writes them. A stopped run started again regrades only the students
-without complete results for their current submission (--force regrades).
+text (text.clean_tree) before anything writes them. A stopped run started
+again regrades only the students without complete results for their
+current submission (--force regrades).
 On a cluster the sandbox fails closed: workers without working bubblewrap,
 or with another version of the grader (fingerprint), refuse to grade, and
 results not graded in bubblewrap are rejected.
