@@ -3,7 +3,7 @@ their code, file and folder names, ids) is made safe once, where it enters
 the trusted side, and stays data wherever it is written.
 
     clean(value)                 # valid Unicode, nothing but printable text, newlines and tabs
-    line(value)                  # the same on one line: names, one-line reasons, cells
+    line(value, limit=None)      # the same on one line: names, one-line reasons, cells
     is_line(name)                # True when a name needs no escaping at all (an id, a zip member)
     clean_tree(obj)              # every string of a JSON-like value cleaned (results of a grade)
     csv_cell(value)              # a spreadsheet cell that is never a formula
@@ -26,6 +26,8 @@ import re
 KEEP_IN_TEXT = '\n\t'
 # OWASP's CSV-injection rule: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
+REASON_CHARS = 1000     # a one-line reason that names files: a zip member's name may be 64 KiB
+CUT = ' [...]'
 
 
 def _escape(char):
@@ -58,9 +60,13 @@ def clean(value):
     return _escaped(_as_text(value), KEEP_IN_TEXT)
 
 
-def line(value):
-    """clean(value) on one line: newlines and tabs escaped too."""
-    return _escaped(_as_text(value), '')
+def line(value, limit=None):
+    """clean(value) on one line: newlines and tabs escaped too; cut to at most
+    limit characters (ending in ' [...]') when a limit is given."""
+    one = _escaped(_as_text(value), '')
+    if limit is not None and len(one) > limit:
+        one = one[:limit - len(CUT)] + CUT
+    return one
 
 
 def is_line(name):

@@ -303,7 +303,7 @@ def student_dir(out_dir, student):
 def record_error(errors, out_dir, student, error):
     """Record in errors, and in the student's error.txt where it can be
     written, why the student was not graded (one clean line)."""
-    errors[student] = text.line(error)
+    errors[student] = text.line(error, text.REASON_CHARS)
     try:
         write_text_atomic(student_dir(out_dir, student) / ERROR_NAME, errors[student] + '\n')
     except OSError as e:

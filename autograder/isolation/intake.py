@@ -45,7 +45,7 @@ class NotGradable(Exception):
     line (text.line: it names the student's files)."""
 
     def __init__(self, reason):
-        super().__init__(text.line(reason))
+        super().__init__(text.line(reason, text.REASON_CHARS))
 
 
 # ---------------------------------------------------------------- one submission

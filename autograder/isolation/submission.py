@@ -61,7 +61,7 @@ class SubmissionError(Exception):
     student's files."""
 
     def __init__(self, reason):
-        super().__init__(text.line(reason))
+        super().__init__(text.line(reason, text.REASON_CHARS))
 
 
 @dataclass
