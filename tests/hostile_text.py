@@ -76,9 +76,16 @@ def raw_zip(members, comment=b''):
                              0x21, crc, len(data), len(data), len(name), 0), name, data]
         offset += zipfile.sizeFileHeader + len(name) + len(data)
     body, directory = b''.join(body), b''.join(directory)
-    end = struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, len(members),
-                      len(members), len(directory), len(body), len(comment))
-    return body + directory + end + comment
+    count, zip64 = len(members), b''
+    if count > 0xFFFF:              # more than a plain end record counts: zip64 end records
+        zip64 = struct.pack(zipfile.structEndArchive64, zipfile.stringEndArchive64, 44, 45, 45,
+                            0, 0, count, count, len(directory), len(body))
+        zip64 += struct.pack(zipfile.structEndArchive64Locator, zipfile.stringEndArchive64Locator,
+                             0, len(body) + len(directory), 1)
+        count = 0xFFFF
+    end = struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, count, count,
+                      len(directory), len(body), len(comment))
+    return body + directory + zip64 + end + comment
 
 
 def zip64_claiming(members, directory_bytes):
