@@ -512,12 +512,12 @@ NOT_UTF8 = os.fsdecode(b'\xff\x1b[31m')
 
 
 def add_hostile_students(subs, log):
-    """Beside the honest class: a student whose code says hostile things, one
+    """Into the class of klass: bob's code says hostile things; a student
     named scores.csv, one whose id is a formula, a folder whose name is not
     UTF-8, and zips with two members of one name and with a name flagged
     UTF-8 that is not."""
     from hostile_text import raw_zip
-    make_student(subs, 'noisy', log, SAID=SAID, FRACTION=0.5)
+    make_student(subs, 'bob', log, nbgrader_layout=True, SAID=SAID, FRACTION=0.5)
     make_student(subs, 'scores.csv', log, FRACTION=0.5)
     make_student(subs, FORMULA, log, FRACTION=0.5)
     module = b"STUDENT = 'zed'\n"
@@ -552,11 +552,11 @@ def test_cli_exit_status_summary_and_gradebook(klass, course_gradebook, tmp_path
                       '--grade-command', ' '.join(FAKE)])
     printed = capsys.readouterr().out
     assert status == 1
-    assert 'graded 5, kept 0 up to date, failed 6' in printed
+    assert 'graded 4, kept 0 up to date, failed 6' in printed
     assert 'cy: NOT GRADED: GradeFailed' in printed and 'eve: NOT GRADED' in printed
     assert '\\udcff\\x1b[31m: NOT GRADED: the name' in printed and '\x1b' not in printed
     assert 'grading' in printed                               # the progress bar
-    graded = {'ada', 'bob', 'noisy', 'scores.csv', FORMULA}
+    graded = {'ada', 'bob', 'scores.csv', FORMULA}
     rows = read_csv(out / 'scores.csv')
     assert set(rows) == {text.csv_cell(s) for s in graded | {'cy', 'dee', 'eve', 'twice', 'badname',
                                                              '\\udcff\\x1b[31m'}}
@@ -570,8 +570,8 @@ def test_cli_exit_status_summary_and_gradebook(klass, course_gradebook, tmp_path
         folder = ga.student_dir(out, student)
         assert json.loads((folder / 'results.json').read_text())['score'] == float(rows[text.csv_cell(student)]['total'])
         assert (folder / 'feedback.html').is_file()
-    noisy = (ga.student_dir(out, 'noisy') / 'feedback.html').read_text(encoding='utf-8')
-    assert '\\ud800 \\x1b[2J' in noisy and '&lt;script&gt;' in noisy and '\x1b' not in noisy
+    said = (ga.student_dir(out, 'bob') / 'feedback.html').read_text(encoding='utf-8')
+    assert '\\ud800 \\x1b[2J' in said and '&lt;script&gt;' in said and '\x1b' not in said
     assert {s for s, _ in gradebook_rows(f'sqlite:///{db}')} == graded
 
 
