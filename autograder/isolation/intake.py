@@ -211,7 +211,7 @@ def _entry(path, modules, skip=()):
     student = _student_of(path)
     why = _id_problem(student)
     if why:
-        return Entry(text.line(student)[:MAX_ID_CHARS], path, problem=(
+        return Entry(text.line(student, MAX_ID_CHARS), path, problem=(
             f"the name {text.line(name)} {why}: rename it to the student's id")), ''
     if path.is_symlink():       # a link could make another's work, or the solutions, this student's
         return Entry(student, path, problem=(
@@ -231,7 +231,7 @@ def _entry_or_fault(path, modules, skip):
     try:
         return _entry(path, modules, skip)
     except Exception as e:   # one unreadable entry costs its student, never the class
-        return Entry(text.line(_student_of(path))[:MAX_ID_CHARS], path, problem=(
+        return Entry(text.line(_student_of(path), MAX_ID_CHARS), path, problem=(
             f"{text.line(path.name)} could not be read: {type(e).__name__}: {text.line(e)}")), ''
 
 
