@@ -132,42 +132,52 @@ def _choose(found, modules):
 
 def _walk(root_fd, limit):
     """(relative paths of regular-looking entries, notes), walking from the
-    open directory root_fd without following any link, at most MAX_DEPTH+1 deep."""
-    paths, notes, seen, odd = [], [], 0, []
+    open directory root_fd without following any link, at most MAX_DEPTH+1 deep.
+    Entries with names outside the allow-list, or that cannot be read, can be
+    no module: they are left out, and the notes say so."""
+    paths, notes, odd, unreadable, seen = [], [], [], [], 0
     stack = [(PurePosixPath('.'), os.dup(root_fd))]
-    while stack:
-        rel, fd = stack.pop()
-        try:
-            names = sorted(os.listdir(fd))
-            for name in names:
-                seen += 1
-                if seen > limit:
-                    notes.append(f"the submission has more than {limit} files; only the "
-                                 f"first {limit} were looked at")
-                    return paths, notes + _odd_names_note(odd)
-                child = rel / name
-                if not text.is_line(name):
-                    odd.append(child)
-                    continue
-                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode):
-                    if name in SKIPPED_DIRS or len(child.parts) > MAX_DEPTH:
+    try:
+        while stack and seen <= limit:
+            rel, fd = stack.pop()
+            try:
+                for name in sorted(os.listdir(fd)):
+                    seen += 1
+                    if seen > limit:
+                        notes.append(f"the submission has more than {limit} files; only the "
+                                     f"first {limit} were looked at")
+                        break
+                    child = rel / name
+                    if not text.is_line(name):
+                        odd.append(child)
                         continue
-                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-                    stack.append((child, sub))
-                else:
-                    paths.append(child)
-        finally:
+                    try:
+                        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                        if not stat.S_ISDIR(st.st_mode):
+                            paths.append(child)
+                        elif name not in SKIPPED_DIRS and len(child.parts) <= MAX_DEPTH:
+                            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                            stack.append((child, os.open(name, flags, dir_fd=fd)))
+                    except OSError:          # gone meanwhile, or no permission
+                        unreadable.append(child)
+            except OSError:
+                unreadable.append(rel)
+            finally:
+                os.close(fd)
+    finally:
+        for _, fd in stack:                  # left when the limit stopped the walk
             os.close(fd)
-    return paths, notes + _odd_names_note(odd)
+    return paths, (notes + _left_out(odd, "with names that are not valid UTF-8 or hold control "
+                                          "characters")
+                   + _left_out(unreadable, "that could not be read"))
 
 
-def _odd_names_note(paths):
-    """The note on entries ignored for their names, or none."""
+def _left_out(paths, why):
+    """The note on the entries left out for one reason, or none."""
     if not paths:
         return []
-    return [text.line(f"{len(paths)} file(s) with names that are not valid UTF-8 or hold "
-                      f"control characters were ignored ({', '.join(map(str, paths[:3]))})")]
+    listed = ', '.join(map(str, paths[:3]))
+    return [text.line(f"{len(paths)} file(s) {why} were ignored ({listed})")]
 
 
 def _open_below(root_fd, path):
