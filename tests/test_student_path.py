@@ -9,17 +9,27 @@ that outlives the "runtime". Then: the setup cell as published, the
 self-check cell, a second runtime that finds the student's edit on Drive, and
 a clone that fails with a one-line message.
 """
+import json
+import os
+import re
+import shlex
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from packaging.utils import canonicalize_name
 
-from coursekit import release
+from autograder.integrations.gradescope import TORCH_CPU_INDEX
+from conftest import REPO
+from coursekit import publish, release
 from leaks import autograder_leaks, rubric_leaks, solution_leaks
 
 NOTEBOOK = '01_layers_and_gradient_checking.ipynb'
+STUDENTS_README = release.STUDENTS_DOC   # the README that publish writes
 FAKE_DRIVE_MODULE = '''
 import os
 
@@ -125,3 +135,78 @@ def test_a_failed_clone_says_why_in_one_line(published, colab, tmp_path, monkeyp
     assert 'missing.git' in line and '\n' not in line
     assert not (tmp_path / 'content' / 'course').exists()
 
+
+
+# ------------------------------------------------------------ installing locally
+
+def stand_in_wheel(index, name, version):
+    """Put a wheel of `name` at `version` (metadata only, no dependencies) into
+    the simple index folder `index`, as a package index serves it."""
+    project = canonicalize_name(name)
+    dist = f"{project.replace('-', '_')}-{version}"
+    folder = index / project
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / f'{dist}-py3-none-any.whl', 'w') as wheel:
+        wheel.writestr(f'{dist}.dist-info/METADATA', f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n')
+        wheel.writestr(f'{dist}.dist-info/WHEEL', 'Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n')
+        wheel.writestr(f'{dist}.dist-info/RECORD', '')
+    links = ''.join(f'<a href="{w.name}">{w.name}</a>\n' for w in sorted(folder.glob('*.whl')))
+    (folder / 'index.html').write_text(f'<!DOCTYPE html><html><body>\n{links}</body></html>\n')
+
+
+def readme_install_command():
+    """The students' local install command, as their README says it."""
+    commands = re.findall(r'`(pip install [^`]*)`', STUDENTS_README.read_text())
+    assert len(set(commands)) == 1, commands
+    return shlex.split(commands[0])
+
+
+def resolve(folder, pypi, command):
+    """{project: (version, where from)} that `command` (a pip install) run in
+    folder would install, resolved by pip --dry-run with `pypi` standing in for
+    PyPI and none of this machine's pip configuration (its local wheels)."""
+    report = folder / 'report.json'
+    env = {name: value for name, value in os.environ.items() if not name.startswith('PIP_')}
+    env['PIP_CONFIG_FILE'] = os.devnull
+    subprocess.run([sys.executable, '-m', *command, '--dry-run', '--ignore-installed', '--quiet',
+                    '--report', str(report), '--index-url', pypi.as_uri()],
+                   cwd=folder, env=env, check=True, capture_output=True, timeout=120)
+    return {item['metadata']['name']: (item['metadata']['version'], item['download_info']['url'])
+            for item in json.loads(report.read_text())['install']}
+
+
+def test_a_local_install_takes_torchs_cpu_build(tmp_path):
+    """The README's install command, on the student repository's requirements
+    and constraints, resolves torch to its CPU build at the grader's pin.
+
+    What it proves: pip, offered 2.13.0 by the default index (on Linux the CUDA
+    build) and 2.13.0+cpu by the index the requirements add, takes the +cpu
+    build (a local version sorts above its public one and satisfies ==2.13.0),
+    and without that line it would not. Both indexes are local stand-ins (no
+    network here): the real index of CPU builds, the one Gradescope's image uses
+    (TORCH_CPU_INDEX), is replaced by a folder, so whether it serves a wheel
+    for the student's platform is not tested, and nothing is downloaded."""
+    requirements, constraints = publish.requirements_text(), publish.constraints_text()
+    assert f'\n--extra-index-url {TORCH_CPU_INDEX}\n' in requirements
+    assert publish.requirement_names(constraints) == {'torch'}, "students get no instructor pins"
+    pin = next(line for line in (REPO / 'constraints.txt').read_text().splitlines() if line.startswith('torch=='))
+    assert pin in constraints.splitlines()
+    version = pin.removeprefix('torch==')
+    pypi, cpu_index = tmp_path / 'pypi', tmp_path / 'cpu-index'
+    for name in publish.requirement_names(requirements) - {'torch'}:
+        stand_in_wheel(pypi, name, '1.0')
+    for newer in (version, '99.0'):
+        stand_in_wheel(pypi, 'torch', newer)
+    stand_in_wheel(cpu_index, 'torch', f'{version}+cpu')
+    student = tmp_path / 'student'
+    student.mkdir()
+    (student / 'constraints.txt').write_text(constraints)
+    (student / 'requirements.txt').write_text(requirements.replace(TORCH_CPU_INDEX, cpu_index.as_uri()))
+    command = readme_install_command()
+    assert command == ['pip', 'install', '-r', 'requirements.txt', '-c', 'constraints.txt']
+    installs = resolve(student, pypi, command)
+    assert installs['torch'] == (f'{version}+cpu', (cpu_index / 'torch' / f'torch-{version}+cpu-py3-none-any.whl').as_uri())
+    assert set(installs) == publish.requirement_names(requirements)
+    # the index line is what selects it
+    (student / 'requirements.txt').write_text(requirements.replace(f'--extra-index-url {TORCH_CPU_INDEX}\n', ''))
+    assert resolve(student, pypi, command)['torch'][0] == version
