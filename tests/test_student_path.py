@@ -148,7 +148,8 @@ def test_a_colab_student_hands_in_what_she_wrote(published, colab, tmp_path, mon
     saved notebooks; the grader gives her the points of what she wrote."""
     env, drive, remote = colab
     readme = (published / 'README.md').read_text()
-    hand_in = re.search(r'in a cell: `!(python -m scratchnn.check --zip)`', readme).group(1)
+    # the hand-in as the last cell of notebook 5 runs it (the kernel has torch loaded already)
+    hand_in = re.search(r'`(self_check\(zip=True\))` in the last cell of notebook 5', readme).group(1)
     for step in ('MyDrive/nn_from_scratch', 'File > Save a copy in Drive', 'MyDrive/Colab Notebooks',
                  '"Copy of ...")', 'never overwritten'):
         assert step in readme, step
@@ -181,7 +182,7 @@ def test_a_colab_student_hands_in_what_she_wrote(published, colab, tmp_path, mon
 
     # a new runtime: a fresh /content and clone, the same Drive; then the hand-in
     edit = 'import scratchnn.layers; print(scratchnn.layers.STUDENT_EDIT)'
-    zip_cell = f'import sys\n!{{sys.executable}} {hand_in.removeprefix("python ")}'
+    zip_cell = f'from scratchnn.check import self_check\n{hand_in}'
     cells = run_runtime(tmp_path / 'runtime2', env, [setup, edit, zip_cell], monkeypatch)
     assert ('Working in Google Drive, MyDrive/nn_from_scratch (your copy, 1 course files updated): '
             in stdout(cells[0]))
