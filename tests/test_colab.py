@@ -33,8 +33,8 @@ def content(tmp_path, monkeypatch):
 def drive(tmp_path, monkeypatch):
     """A fake google.colab whose drive.mount(mountpoint) links mountpoint/MyDrive
     to a folder that outlives the runtime; the list of mounts it was asked for."""
-    my_drive = tmp_path / 'google-drive'
-    my_drive.mkdir()
+    my_drive = tmp_path / 'google-drive' / 'MyDrive'   # named as in Colab, where paths resolve to MyDrive/...
+    my_drive.mkdir(parents=True)
     mounts = []
 
     def mount(mountpoint, **kwargs):
@@ -158,16 +158,19 @@ def saved(path, answer):
 
 
 def test_the_zip_takes_the_notebooks_you_edited_or_says_where_they_are(content, drive, capsys):
-    from scratchnn.check import hand_in
     my_drive, _ = drive
     folder = colab.setup(keep_on_drive=True)
+    from scratchnn.check import hand_in, main   # the Drive copy's, as in Colab
     names = sorted(p.name for p in RELEASE.glob('*.ipynb'))
     saved_copies = my_drive / colab.COLAB_NOTEBOOKS
     saved(saved_copies / f'Copy of {names[0]}', 'opened from the link, saved a copy')
     saved(folder / names[1], 'opened from MyDrive/nn_from_scratch')
     capsys.readouterr()
     assert not hand_in(folder) and not (folder / 'submission.zip').exists()
-    assert capsys.readouterr().out.splitlines() == [
+    refusal = capsys.readouterr().out.splitlines()
+    assert main(['--zip', '--notebook', '9']) == 1, "python -m scratchnn.check --zip fails then"
+    assert capsys.readouterr().out.splitlines()[-1] == refusal[0]
+    assert refusal == [
         f"No zip written: {', '.join(names[2:])} are as the course gave them in MyDrive/nn_from_scratch, "
         "and MyDrive/Colab Notebooks has no edited copy: save your work (in Colab: File > Save a copy "
         "in Drive), then run this again."]

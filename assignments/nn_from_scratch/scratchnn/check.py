@@ -17,7 +17,10 @@ in Colab a notebook opened from a link is saved by File > Save a copy in Drive
 into MyDrive/Colab Notebooks, not into your assignment folder, so the zip looks
 there too, takes the last saved of the copies that differ from the course's,
 and says which it took. When a notebook has no such copy it writes no zip and
-says where to save it: a blank notebook is never handed in unawares.
+says where to save it: a blank notebook is never handed in unawares. (What
+"the course's" is comes from the record the Colab setup keeps in your Drive
+copy, scratchnn/colab.py; elsewhere, as in a clone of your own, every
+notebook of the folder counts as yours.)
 """
 import argparse
 import contextlib
@@ -176,18 +179,21 @@ def check_rows(folder=ASSIGNMENT, notebook=None):
     return rows
 
 
-def self_check(notebook=None, zip=False, folder=ASSIGNMENT):
-    """Run the public checks (of notebook number `notebook`, else all) and print
-    their table; with zip=True also write the submission zip (hand_in). Returns
-    False when the zip was refused, else True."""
+def print_checks(notebook=None, folder=ASSIGNMENT):
+    """Run the public checks (of notebook number `notebook`, else all) and print their table."""
     scope = f'notebook {notebook}' if notebook is not None else 'every notebook'
     print(f'Public checks of {scope}, on {Path(folder) / "scratchnn"}')
     print(format_table(check_rows(folder, notebook)))
     print('Public checks only: hidden tests decide your grade, and the inline questions '
           'are graded by hand.')
+
+
+def self_check(notebook=None, zip=False, folder=ASSIGNMENT):
+    """The notebooks' self-check: print_checks, and with zip=True also hand_in.
+    Returns nothing, so that a notebook cell shows only what it prints."""
+    print_checks(notebook, folder)
     if zip:
-        return hand_in(folder)
-    return True
+        hand_in(folder)
 
 
 def hand_in(folder=ASSIGNMENT):
@@ -214,7 +220,8 @@ def main(argv=None):
                         help='only the items of notebook N (default: all)')
     parser.add_argument('--zip', action='store_true', help=f'also write {ZIP_NAME} for handing in')
     args = parser.parse_args(argv)
-    return 0 if self_check(args.notebook, args.zip) else 1
+    print_checks(args.notebook)
+    return 1 if args.zip and not hand_in() else 0
 
 
 if __name__ == '__main__':

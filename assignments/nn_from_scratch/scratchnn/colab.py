@@ -93,7 +93,10 @@ def update_copy(source, dest):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(new, target)
             record[key] = latest
-            added, updated = added + (current is None), updated + (current is not None)
+            if current is None:
+                added += 1
+            else:
+                updated += 1
     write_record(dest, record)
     return added, updated
 
@@ -144,8 +147,12 @@ def what_changed(fresh, added, updated):
     """How setup() found your Drive copy, in a few words."""
     if fresh:
         return 'copied from the course just now'
-    news = [f'{added} new course files added'] * bool(added) + [f'{updated} course files updated'] * bool(updated)
-    return ', '.join(['your copy', *news])
+    news = ['your copy']
+    if added:
+        news.append(f'{added} new course files added')
+    if updated:
+        news.append(f'{updated} course files updated')
+    return ', '.join(news)
 
 
 def setup(keep_on_drive=True, clone=CLONE):
