@@ -75,8 +75,9 @@ def stage(dest, repo=release.COURSE_REPO, source=release.SOURCE):
 def requirements_text():
     """The students' requirements.txt: coursekit/student_repo's, whose
     --extra-index-url is the index Gradescope's image takes torch from
-    (TORCH_CPU_INDEX): pip then prefers the CPU build, 2.13.0+cpu, to the
-    default index's 2.13.0 of the same pin."""
+    (TORCH_CPU_INDEX): pip then prefers its CPU build of the pinned version
+    (X+cpu, a local version, sorts above X) to the default index's X, which on
+    Linux is the CUDA build."""
     return (STATIC / 'requirements.txt').read_text().replace('{TORCH_CPU_INDEX}', TORCH_CPU_INDEX)
 
 

@@ -148,6 +148,9 @@ def test_a_colab_student_hands_in_what_she_wrote(published, colab, tmp_path, mon
     saved notebooks; the grader gives her the points of what she wrote."""
     env, drive, remote = colab
     readme = (published / 'README.md').read_text()
+    # what test_a_local_install_takes_torchs_cpu_build resolves is what students get
+    assert (published / 'requirements.txt').read_text() == publish.requirements_text()
+    assert (published / 'constraints.txt').read_text() == publish.constraints_text()
     # the hand-in as the last cell of notebook 5 runs it (the kernel has torch loaded already)
     hand_in = re.search(r'`(self_check\(zip=True\))` in the last cell of notebook 5', readme).group(1)
     for step in ('MyDrive/nn_from_scratch', 'File > Save a copy in Drive', 'MyDrive/Colab Notebooks',
