@@ -4,6 +4,7 @@ folder is copied to Drive once, never over the student's files, and becomes
 the working folder; without Drive the clone is, and the cell says so."""
 import os
 import shutil
+import subprocess
 import sys
 import types
 import zipfile
@@ -193,3 +194,31 @@ def test_the_zip_takes_the_notebooks_you_edited_or_says_where_they_are(content, 
         assert 'saved a copy' in archive.read(names[0]).decode()
         assert 'opened from MyDrive' in archive.read(names[1]).decode()
         assert 'the final answer' in archive.read(names[2]).decode()
+
+
+def test_a_copy_made_before_records_takes_fixes_to_what_the_course_once_published(content, drive, tmp_path):
+    """A Drive copy made by an older setup, without a record: a file equal to a
+    version the course once published (in the history of the setup cell's
+    shallow clone, fetched whole) takes the fix; any other file is kept."""
+    my_drive, _ = drive
+    origin = tmp_path / 'student-repository'
+    shutil.copytree(content / 'course', origin)
+
+    def git(*args):
+        subprocess.run(['git', '-C', str(origin), '-c', 'user.name=t', '-c', 'user.email=t@localhost', *args],
+                       check=True, capture_output=True)
+    git('init', '--quiet')
+    git('add', '--all')
+    git('commit', '--quiet', '-m', 'the course as first published')
+    mine = my_drive / 'nn_from_scratch'
+    shutil.copytree(origin / 'nn_from_scratch', mine)      # by the older setup: no record
+    (mine / 'scratchnn' / 'solver.py').write_text('# mine\n')
+    for given in ('scratchnn/check.py', 'scratchnn/solver.py'):
+        path = origin / 'nn_from_scratch' / given
+        path.write_text(path.read_text() + '# fixed\n')
+    git('commit', '--quiet', '-am', 'fixes')
+    shutil.rmtree(content / 'course')
+    subprocess.run(['git', 'clone', '--quiet', '--depth=1', origin.as_uri(), str(content / 'course')], check=True)
+    colab.setup(keep_on_drive=True)
+    assert (mine / 'scratchnn' / 'check.py').read_text().endswith('# fixed\n')
+    assert (mine / 'scratchnn' / 'solver.py').read_text() == '# mine\n'

@@ -11,18 +11,22 @@ the course you never changed is replaced by its newest version (a fix reaches
 you), a file you changed is yours and left alone, and your modules
 (scratchnn/layers.py, dropout.py, normalization.py, init.py, optim.py) are
 never overwritten. To know which files you changed, the copy records the hash
-of every course file as it was copied, in MyDrive/nn_from_scratch/.course_files.json.
+of every course file as it was copied, in MyDrive/nn_from_scratch/.course_files.json;
+a copy made before that record existed is compared with every version the
+course ever published (the clone's git history).
 
 A notebook opened from a Colab link lives in the browser until File > Save a
 copy in Drive puts it in MyDrive/Colab Notebooks (as "Copy of <name>"):
 edited_copies() finds every saved copy of a notebook that differs from the
 course's, and the hand-in zip (scratchnn/check.py) takes the last saved.
 """
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,10 +71,46 @@ def course_files(source):
             if path.is_file() and not any(part in SKIPPED for part in path.relative_to(source).parts)]
 
 
-def is_yours(key, current, record):
-    """Whether the file `key` of your copy, whose hash is `current`, is yours:
-    one of your modules, or a file changed since it was copied."""
-    return key in YOUR_MODULES or current != record.get(key)
+def git_blob_id(path):
+    """The id git gives the content of the file at path (its blob's SHA-1)."""
+    data = Path(path).read_bytes()
+    return hashlib.sha1(b'blob %d\0' % len(data) + data).hexdigest()
+
+
+def published_versions(source):
+    """{path relative to source: the git blob ids of every version of it the
+    course ever published}, from the history of the git clone that holds the
+    folder source (fetched whole first if the clone is shallow); empty when git
+    cannot tell."""
+    git = ['git', '-C', str(Path(source).parent)]
+    try:
+        shallow = subprocess.run(git + ['rev-parse', '--is-shallow-repository'], capture_output=True,
+                                 text=True, check=True).stdout.strip() == 'true'
+        if shallow:
+            subprocess.run(git + ['fetch', '--quiet', '--unshallow'], capture_output=True, check=True)
+        log = subprocess.run(git + ['log', '--format=', '--raw', '--no-abbrev', '--no-renames', '--',
+                                    Path(source).name], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    versions = {}
+    for line in log.splitlines():   # ":100644 100644 <blob before> <blob after> M<TAB>nn_from_scratch/<path>"
+        fields, _, path = line.partition('\t')
+        relative = path.partition('/')[2]
+        versions.setdefault(relative, set()).update(fields.split()[2:4])
+    return versions
+
+
+def is_yours(key, target, record, published):
+    """Whether the file `key` of your copy, at target, is yours: one of your
+    modules, or a file other than the course's as copied (the hash recorded
+    then); where none was recorded (a copy made before records were kept), a
+    file that is no version the course ever published (published(): {key:
+    git blob ids}, see published_versions)."""
+    if key in YOUR_MODULES:
+        return True
+    if key in record:
+        return sha256(target) != record[key]
+    return git_blob_id(target) not in published().get(key, ())
 
 
 def update_copy(source, dest):
@@ -82,6 +122,7 @@ def update_copy(source, dest):
     changed are never overwritten. The record of dest then holds the hash of
     every course file copied, or found equal to the course's."""
     record = read_record(dest)
+    published = functools.cache(lambda: published_versions(source))   # git only when needed
     added = updated = 0
     for relative in course_files(source):
         key, new, target = relative.as_posix(), Path(source) / relative, Path(dest) / relative
@@ -89,7 +130,7 @@ def update_copy(source, dest):
         current = sha256(target) if target.is_file() else None
         if current == latest:
             record[key] = latest
-        elif current is None or not is_yours(key, current, record):
+        elif current is None or not is_yours(key, target, record, published):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(new, target)
             record[key] = latest
