@@ -10,8 +10,10 @@ repository holding only:
 
     README.md              the students' guide (docs/students.md), Colab links to COURSE_REPO
     docs/companion-api.md  the package contract
-    requirements.txt       what the notebooks need (coursekit/student_repo/)
-    constraints.txt        the same pins as this repository's
+    requirements.txt       what the notebooks need (coursekit/student_repo/), torch
+                           from the index of its CPU builds, as on Gradescope
+    constraints.txt        this repository's pins of those packages only, with
+                           comments for students (coursekit/student_repo/)
     .gitignore
     nn_from_scratch/       the release, generated afresh from solutions/: the
                            notebooks and scratchnn/ with stubs, the given modules
@@ -27,10 +29,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from autograder.integrations.gradescope import TORCH_CPU_INDEX
+
 from . import release
 
 REPO = release.REPO
-STATIC = Path(__file__).resolve().parent / 'student_repo'   # requirements.txt, .gitignore
+STATIC = Path(__file__).resolve().parent / 'student_repo'   # requirements.txt, constraints.txt, .gitignore
 CONTRACT = REPO / 'docs' / 'companion-api.md'
 # Every path a published repository may track: a folder that tracks anything
 # else is no student repository, and publishing there would wipe it.
@@ -59,10 +66,36 @@ def stage(dest, repo=release.COURSE_REPO, source=release.SOURCE):
     release.update_links(release.notebooks(assignment), repo, readme)
     (dest / 'docs').mkdir()
     shutil.copyfile(CONTRACT, dest / 'docs' / 'companion-api.md')
-    shutil.copyfile(STATIC / 'requirements.txt', dest / 'requirements.txt')
+    (dest / 'requirements.txt').write_text(requirements_text())
+    (dest / 'constraints.txt').write_text(constraints_text())
     shutil.copyfile(STATIC / 'gitignore', dest / '.gitignore')
-    shutil.copyfile(REPO / 'constraints.txt', dest / 'constraints.txt')
     return dest
+
+
+def requirements_text():
+    """The students' requirements.txt: coursekit/student_repo's, whose
+    --extra-index-url is the index Gradescope's image takes torch from
+    (TORCH_CPU_INDEX): pip then prefers its CPU build of the pinned version
+    (X+cpu, a local version, sorts above X) to the default index's X, which on
+    Linux is the CUDA build."""
+    return (STATIC / 'requirements.txt').read_text().replace('{TORCH_CPU_INDEX}', TORCH_CPU_INDEX)
+
+
+def requirement_names(text):
+    """The normalized project names of the requirement lines of a pip
+    requirements or constraints file's text (not comments, blanks or options)."""
+    lines = (line.split('#')[0].strip() for line in text.splitlines())
+    return {canonicalize_name(Requirement(line).name) for line in lines if line and not line.startswith('-')}
+
+
+def constraints_text():
+    """The students' constraints.txt: coursekit/student_repo's comments, then
+    this repository's pins of the packages the students install (torch), and
+    none of the instructors' (Dask, the test runner's)."""
+    wanted = requirement_names(requirements_text())
+    pins = [line for line in (REPO / 'constraints.txt').read_text().splitlines()
+            if requirement_names(line) & wanted]
+    return (STATIC / 'constraints.txt').read_text() + '\n'.join(pins) + '\n'
 
 
 def check_destination(dest):

@@ -99,8 +99,10 @@ def test_zip_packs_exactly_what_the_grader_takes(tmp_path):
     assert names == sorted(modules + [p.name for p in RELEASE.glob('*.ipynb')])
     # zipping again replaces the archive, and never packs it into itself
     from scratchnn.check import write_zip
-    dest, packed, missing = write_zip(folder)
+    dest, packed, missing, notebooks = write_zip(folder)
     assert (dest, sorted(packed), missing) == (archive, names, [])
+    assert notebooks == {p.name: (folder / p.name, 1) for p in RELEASE.glob('*.ipynb')}, \
+        "without Colab's record of the course's files: the folder's own notebooks"
     with zipfile.ZipFile(archive) as zf:
         assert sorted(zf.namelist()) == names
     (folder / 'scratchnn' / 'init.py').unlink()

@@ -40,8 +40,12 @@ RELEASE_PACKAGE = 'assignments/nn_from_scratch/scratchnn'   # where the trusted 
 # What the grader imports (the notebooks, nbgrader and Dask stay out of the image).
 GRADER_REQUIREMENTS = ('torch', 'numpy', 'scikit-learn', 'pytest', 'tqdm')
 ROOT_ENV = 'AUTOGRADER_ROOT'
+# The index of torch's CPU builds: the default Linux wheel brings gigabytes of
+# CUDA libraries that a CPU never uses. The one place that names it: the
+# students' requirements.txt (coursekit publish) takes torch from it too.
+TORCH_CPU_INDEX = 'https://download.pytorch.org/whl/cpu'
 
-SETUP_SH = r"""#!/usr/bin/env bash
+SETUP_SH = rf"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -56,7 +60,7 @@ PY=$(command -v python3.12 || command -v python3.11 || command -v python3)
 # torch's CPU build, at the version constraints.txt pins (the default Linux
 # wheel brings gigabytes of CUDA libraries a CPU grader never uses)
 /autograder/venv/bin/pip install --quiet -c constraints.txt torch \
-    --index-url https://download.pytorch.org/whl/cpu
+    --index-url {TORCH_CPU_INDEX}
 /autograder/venv/bin/pip install --quiet -r requirements.txt -c constraints.txt
 # fail the build now, not on the first student, if the grader cannot start
 /autograder/venv/bin/python -m autograder --help >/dev/null
