@@ -16,17 +16,16 @@ import os
 import sys
 from pathlib import Path
 
-REASON_CHARS = 70
-
-
 def _short(text):
-    """The first line of a failure message, cut to fit a table cell."""
-    line = (text or '').strip().splitlines()[0] if (text or '').strip() else ''
-    return line if len(line) <= REASON_CHARS else line[:REASON_CHARS - 3] + '...'
+    """The first line of a failure message, whole (a terminal wraps it; a file keeps it)."""
+    return (text or '').strip().splitlines()[0] if (text or '').strip() else ''
 
 
 def format_table(results):
-    """The item / points / max / reason table of a results dict, as text."""
+    """The item / points / max / reason table of a results dict, as text; for a
+    whole grade, then the total: the autograded points and the written
+    questions' (report.totals_text)."""
+    from .report import totals_text
     reasons = {}
     for test in results['tests']:
         if test['score'] < test['max_score'] and test['number'] not in reasons:
@@ -37,7 +36,11 @@ def format_table(results):
     for item, points in results['items'].items():
         lines.append(f"{item:<{width}}  {points['score']:>6g}  {points['max_score']:>5g}  "
                      f"{reasons.get(item, '')}".rstrip())
-    lines.append(f"{'total':<{width}}  {results['score']:>6g}  {results['max_score']:>5g}")
+    written = bool(results.get('written'))   # absent when only some items were graded
+    lines.append(f"{'autograded' if written else 'total':<{width}}  {results['score']:>6g}  "
+                 f"{results['max_score']:>5g}")
+    if written:
+        lines.append(totals_text(results))
     return '\n'.join(lines)
 
 

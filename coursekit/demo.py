@@ -31,17 +31,12 @@ REPO = Path(__file__).resolve().parent.parent
 COURSE = REPO / 'build' / 'demo'
 ASSIGNMENT = release.ASSIGNMENT
 
-# Loads the course's own configuration, then points nbgrader at this folder.
+# Loads the course's own configuration (zip_collect's included: one
+# <student>.zip per student), then points nbgrader at this folder.
 CONFIG = """\
 c = get_config()  # noqa: F821
 load_subconfig({repo_config!r})  # noqa: F821
 c.CourseDirectory.root = {course!r}
-c.CourseDirectory.db_students = [{students}]
-# Submissions arrive as one zip per student, <student>.zip, holding the
-# assignment folder's files; zip_collect files them under submitted/.
-c.ZipCollectApp.collector_plugin = 'nbgrader.plugins.zipcollect.FileNameCollectorPlugin'
-c.FileNameCollectorPlugin.named_regexp = r'.*/extracted/(?P<student_id>[a-z]+)/(?P<file_id>.+)'
-c.FileNameCollectorPlugin.valid_ext = ['.ipynb', '.py']
 """
 
 
@@ -57,16 +52,15 @@ def nbgrader(course, *args):
     return done
 
 
-def setup_course(course, students):
+def setup_course(course):
     """A fresh course folder with the course's source and configuration."""
     if course.exists():
         shutil.rmtree(course)
     (course / 'solutions').mkdir(parents=True)
     shutil.copytree(release.SOURCE, course / 'solutions' / ASSIGNMENT,
                     ignore=shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints'))
-    student_rows = ', '.join(f"dict(id={s!r})" for s in students)
     (course / 'nbgrader_config.py').write_text(CONFIG.format(
-        repo_config=str(REPO / 'nbgrader_config.py'), course=str(course), students=student_rows))
+        repo_config=str(REPO / 'nbgrader_config.py'), course=str(course)))
 
 
 def generate_release(course):
@@ -124,7 +118,7 @@ def run(course=COURSE, students=tuple(samples.STUDENTS)):
     step fails or a grade is not the expected one."""
     started = time.time()
     course = Path(course)
-    setup_course(course, students)
+    setup_course(course)
     released = generate_release(course)
     zip_submissions(course, released, students)
     nbgrader(course, 'zip_collect', ASSIGNMENT, '--force')

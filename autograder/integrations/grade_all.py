@@ -293,6 +293,7 @@ def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbo
     from tqdm import tqdm
 
     from . import cluster
+    from ..progress import progress_bar
 
     where = f"the Dask cluster at {scheduler}" if scheduler else \
         "an existing Dask client" if client else f"a local Dask cluster of {workers} workers"
@@ -320,8 +321,8 @@ def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbo
                 pending[submit(job)] = job
             queue = as_completed(list(pending))
             cpu = 0.0
-            bar = tqdm(total=len(jobs), file=sys.stdout, unit='student', desc='grading',
-                       disable=not progress, smoothing=0.1)
+            bar = progress_bar(sys.stdout, total=len(jobs), unit='student', desc='grading',
+                               disable=not progress, smoothing=0.1)
             try:
                 for future in queue:
                     job = pending.pop(future)
