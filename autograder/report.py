@@ -131,13 +131,15 @@ def _plural(n, word):
     return f'{n} {word}{"s" * (n != 1)}'
 
 
-def _item_line(item, points, tests, href):
-    """'item (score / max): first reason' with a link to the item, and the item that caused it."""
+def _item_line(item, points, tests, href, with_cause=True):
+    """'item (score / max): first reason' with a link to the item, and (with_cause)
+    the item that caused it."""
     esc = html.escape
     first = first_failure(tests)
     why = f': {esc(reason(first))}' if first is not None else ''
     return (f'<a href="{esc(href(item))}">{esc(item)}</a> '
-            f'({_fmt(points["score"])} / {_fmt(points["max_score"])}){why}' + _cause_html(tests, item, href))
+            f'({_fmt(points["score"])} / {_fmt(points["max_score"])}){why}'
+            + (_cause_html(tests, item, href) if with_cause else ''))
 
 
 def item_section(item, points, tests, href):
@@ -162,12 +164,13 @@ def item_section(item, points, tests, href):
 
 def unwritten_html(ids, points, tests, href, heading='h2'):
     """The items not written yet: a heading and one line each, whatever the
-    number of their tests."""
+    number of their tests (the reason names the function to write: no cause)."""
     if not ids:
         return ''
     esc = html.escape
     rows = ''.join((f'<li id="{esc(item)}">' if heading == 'h2' else '<li>')
-                   + _item_line(item, points[item], tests.get(item, []), href) + '</li>' for item in ids)
+                   + _item_line(item, points[item], tests.get(item, []), href, with_cause=False) + '</li>'
+                   for item in ids)
     return (f'<{heading} id="unwritten">Not written yet: {_plural(len(ids), "item")}</{heading}>'
             f'<ul class="unwritten">{rows}</ul>')
 

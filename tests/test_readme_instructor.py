@@ -159,7 +159,7 @@ def test_every_path_gives_the_same_total_of_the_rubric(followed):
     rows = exported(course)
     assert sorted(rows) == students
     init_points = sum(float(item.points) for item in ITEMS.values()
-                      if all(f.startswith('init.') for f in item.functions))
+                      if item.functions and all(f.startswith('init.') for f in item.functions))
     for student in students:
         # what `grade` computed for this submission (Gradescope runs `grade` too)
         results = read_results(course / 'autograded' / student / ASSIGNMENT / 'results.json', ITEMS)
@@ -178,9 +178,9 @@ def test_every_path_gives_the_same_total_of_the_rubric(followed):
 def test_nbgrader_feedback_opens_with_the_summary(followed):
     course, _ = followed
     page = (course / 'feedback' / 'alice' / ASSIGNMENT / '01_layers_and_gradient_checking.html').read_text()
-    summary = page.index('class="first-things-first"')
-    assert summary < page.index('id="linear_forward"')                      # before the graded cells
-    assert 'Not written yet: ' in page[summary:page.index('id="linear_forward"')]
+    summary, cell = page.index('class="first-things-first"'), page.index('<a name="linear_forward">')
+    assert summary < cell                                   # the first cell, before the graded cells
+    assert 'Not written yet: ' in page[summary:cell] and 'href="#linear_forward"' in page[summary:cell]
     # one line per item not written yet, in its graded cell too: not a line per test
     cell = page[page.index('linear_forward: 0 / '):]
     assert 'not written yet (layers.Linear.forward: not implemented' in cell
