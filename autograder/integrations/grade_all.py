@@ -17,7 +17,8 @@ the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
                              fingerprint per item, worker, attempts
     <student>/feedback.html  the student's feedback page
     <student>/error.txt      why the student could not be graded, if so
-    scores.csv               one row per student: every item, the total, the error
+    scores.csv               one row per student: every item, the written questions
+                             (pending), the total and its maximum, the error
 
 then records every graded student's item scores in the nbgrader gradebook
 (--db-url, any SQLAlchemy URL; default the course's gradebook.db), once.
@@ -48,7 +49,7 @@ from pathlib import Path
 
 from .. import report
 from ..course import COURSE
-from ..results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
+from ..results import (RESULTS_NAME, check_results, course_total, read_results, write_json_atomic,
                       write_text_atomic)
 
 from ..rubric import RUBRIC, load_rubric, student_modules
@@ -88,17 +89,22 @@ def merge_results(old, new, items, new_items):
 
 
 def scores_table(results_by_student, errors, items):
-    """CSV text: a row per student with each item's score, the total and the error."""
+    """CSV text: a row per student with each item's score, the written
+    questions' ('pending': graded by hand), the total and its maximum
+    (results.course_total, as nbgrader's export), and the error."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator='\n')
-    writer.writerow(['student', *items, 'total', 'error'])
+    writer.writerow(['student', *items, 'written', 'total', 'max_score', 'error'])
     for student in sorted(set(results_by_student) | set(errors)):
         results = results_by_student.get(student)
         if results is None:
-            writer.writerow([student, *[''] * len(items), '', errors[student]])
+            writer.writerow([student, *[''] * len(items), '', '', '', errors[student]])
         else:
-            scores = [float(results['items'][item]['score']) for item in items]
-            writer.writerow([student, *[f'{s:g}' for s in scores], f'{sum(scores):g}',
+            scores = [f"{float(results['items'][item]['score']):g}" for item in items]
+            written = results.get('written')
+            written = '' if not written else 'pending' if written['score'] is None else f"{written['score']:g}"
+            total, max_score = course_total(results)
+            writer.writerow([student, *scores, written, f'{total:g}', f'{max_score:g}',
                              errors.get(student, '')])
     return text.getvalue()
 
