@@ -27,6 +27,13 @@ replaced by what submission.read_folder reads from submitted/ without
 following links (mirror_submitted_modules): a refused module becomes one
 whose import fails with the reason, which costs that module's items.
 
+The modules are graded, not the notebooks, as `grade`, grade-all and
+Gradescope grade them: the items of a notebook the student did not hand in
+(nbgrader gives all its cells 0) get the harness's scores in the gradebook
+(record_absent_notebooks), and zip_collect's extractor gives a submission of
+modules alone the released notebooks (ReleasedNotebooksExtractor), without
+which nbgrader would skip it.
+
 A graded cell with no item in the results, or an item whose points differ
 from the cell's, stops the submission with an error instead of recording a
 grade: nbgrader gives full points to a graded cell with no outputs, so a
