@@ -5,10 +5,9 @@ failure, one line each with its first reason and, where the grader says
 another item caused the failure (a test's "caused_by": item id), a link to
 that item, its tests folded under it; then the items not written yet, one
 line each; the items with full marks and the table of all scores are folded
-below. It is built from the
-results dict alone (Gradescope's results.json schema, with `number` naming
-each test's item), so it can show nothing the grader did not already decide
-to tell. nbgrader's feedback pages get the same first part, per notebook
+below. It is built from the results dict alone (Gradescope's results.json
+schema, with `number` naming each test's item), so it can show nothing the
+grader did not already decide to tell. nbgrader's feedback pages get the same first part, per notebook
 (`lost_points_html`, used by autograder/integrations/nbgrader_plugin.py).
 """
 import html

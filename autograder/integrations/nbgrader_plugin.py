@@ -337,7 +337,7 @@ class ReleasedNotebooksExtractor(ExtractorPlugin):
         for submission in sorted(Path(extracted_path).iterdir()):
             if submission.is_dir() and modules_without_notebooks(submission):
                 self.log.info("%s: modules but no notebook: the released notebooks stand in",
-                                 submission.name)
+                              submission.name)
                 for notebook in sorted(release.glob('*.ipynb')):
                     shutil.copy(notebook, submission / notebook.name)
 
