@@ -5,7 +5,8 @@ One command (`python -m coursekit release`, or `make release`) rebuilds it:
 1. nbgrader's generate_assignment turns the source notebooks into student
    notebooks (solution text removed, graded cells locked, checksums added). It
    runs on a copy of the source in a temporary course folder with a temporary
-   gradebook, so nothing but the release is ever written into the repository.
+   gradebook, so that it writes nothing else into the repository (step 4
+   records the release in the course's gradebook, ignored by git).
 2. Every scratchnn/*.py goes through autograder.blocks.stub_source: each solution
    block becomes a NotImplementedError naming the function to write. Modules
    without blocks (the given helpers) come out unchanged.
