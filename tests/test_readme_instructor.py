@@ -8,7 +8,10 @@ uploaded his five (blank) modules alone. No step may fail, print a traceback
 or warn about the course's configuration; then the same submission must have
 the same score and the same maximum in nbgrader's export, in the results
 `grade` computes (autograde saves them), on the feedback pages and on
-Gradescope, and nbgrader's own feedback pages must open with the summary.
+Gradescope; nbgrader's own feedback pages must open with the summary and
+show no line of the hidden suites; autograde must keep the students' modules
+and run no notebook code. (These replace the slower fake-grader course that
+tests/test_nbgrader.py used to build.)
 
 What "as the README writes them" means here:
 - the fresh copy holds what git would check out of this working tree (the
@@ -32,13 +35,16 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.integrations.gradescope import with_total_first
+from autograder.integrations.nbgrader_plugin import is_autograded
 from autograder.report import render
 from autograder.results import course_total, read_results
 from autograder.rubric import load_rubric, student_modules
 from conftest import RELEASE, REPO, SOLUTIONS
+from test_nbgrader import hidden_suite_lines
 
 ASSIGNMENT = 'nn_from_scratch'
 ITEMS = load_rubric()
@@ -187,6 +193,31 @@ def test_nbgrader_feedback_opens_with_the_summary(followed):
     cell = page[page.index('linear_forward: 0 / '):]
     assert 'not written yet (layers.Linear.forward: not implemented' in cell
     assert '[FAIL]' not in page
+
+
+@pytest.mark.slow
+def test_autograde_keeps_the_students_modules_and_runs_no_notebook_code(followed):
+    course, _ = followed
+    graded = course / 'autograded' / 'alice' / ASSIGNMENT
+    for module in student_modules():        # hers, not the solution's
+        package = SOLUTIONS if module == 'init' else RELEASE
+        assert (graded / 'scratchnn' / f'{module}.py').read_text() == \
+            (package / 'scratchnn' / f'{module}.py').read_text()
+    for path in graded.glob('*.ipynb'):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == 'code':
+                kinds = [(o.output_type, o.get('name')) for o in cell.outputs]
+                # a graded cell: the harness's messages and score; any other: not run
+                assert kinds == ([('stream', 'stdout'), ('execute_result', None)]
+                                 if is_autograded(cell) else [])
+
+
+@pytest.mark.slow
+def test_feedback_shows_no_line_of_the_hidden_suites(followed):
+    course, students = followed
+    text = '\n'.join(page.read_text() for student in students
+                     for page in (course / 'feedback' / student / ASSIGNMENT).glob('*.html'))
+    assert [line for line in hidden_suite_lines() if line in text] == []
 
 
 def test_students_guide_states_the_rubrics_points():
