@@ -172,7 +172,7 @@ def test_every_path_gives_the_same_total_of_the_rubric(followed):
         # what `grade` computed for this submission (Gradescope runs `grade` too)
         results = read_results(course / 'autograded' / student / ASSIGNMENT / 'results.json', ITEMS)
         score, max_score = course_total(results)
-        assert max_score == float(ITEMS.course_total) == 119
+        assert max_score == float(ITEMS.course_total)
         assert (float(rows[student]['raw_score']), float(rows[student]['max_score'])) == (score, max_score)
         total = f'Total: <b>{score:g} / {max_score:g}</b>'
         assert total in render(results, student)                          # grade-all's feedback.html
@@ -220,7 +220,10 @@ def test_feedback_shows_no_line_of_the_hidden_suites(followed):
     assert [line for line in hidden_suite_lines() if line in text] == []
 
 
-def test_students_guide_states_the_rubrics_points():
+def test_the_readme_and_the_students_guide_state_the_rubrics_points():
+    readme = ' '.join((REPO / 'README.md').read_text().split())
+    assert (f'The assignment is worth {ITEMS.course_total} points: {ITEMS.total} autograded' in readme
+            and f'{ITEMS.written_total} for the {len(ITEMS.written)} written questions' in readme)
     guide = ' '.join((REPO / 'docs' / 'students.md').read_text().split())
     assert f'worth {ITEMS.course_total} points' in guide
     assert f'{ITEMS.total} points in all, graded by the autograder' in guide
