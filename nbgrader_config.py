@@ -1,6 +1,7 @@
 """nbgrader configuration of the course: run nbgrader commands from this folder."""
 import os
 import sys
+import warnings
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -13,11 +14,18 @@ if _COURSE not in sys.path:
 from autograder.integrations.nbgrader_plugin import AUTOGRADE_PREPROCESSORS, FEEDBACK_PREPROCESSORS  # noqa: E402
 from autograder.blocks import student_functions  # noqa: E402
 
-c.CourseDirectory.root = '.'
+# Absolute: nbgrader warns about a relative root. The gradebook is
+# gradebook.db here; `python -m coursekit release` records the assignment in
+# it (nbgrader 0.9 ignores CourseDirectory.db_assignments).
+c.CourseDirectory.root = _COURSE
+# nbgrader's own Gradebook.update_or_create_submission trips SQLAlchemy's
+# autoflush warning at every autograde (harmless: nbgrader adds the objects
+# right after); grade-all silences the same one (gradebook.record_scores).
+warnings.filterwarnings('ignore', message=r'Object of type <Submitted\w+> not in session',
+                        module=r'nbgrader\.api')
 c.CourseDirectory.course_id = 'nn_from_scratch'
 c.CourseDirectory.source_directory = 'solutions'
 c.CourseDirectory.release_directory = 'assignments'
-c.CourseDirectory.db_assignments = [dict(name='nn_from_scratch')]
 # nbgrader copies .py files into the release verbatim: this hook replaces the
 # package's solution blocks with stubs right after generate_assignment.
 c.GenerateAssignment.post_convert_hook = 'coursekit.release.stub_after_generate'
@@ -43,3 +51,13 @@ c.HarnessGrades.device = None
 c.HarnessGrades.workers = None
 # Feedback pages never show hidden-test regions (nbgrader issue #917).
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+
+# `nbgrader zip_collect nn_from_scratch`: one archive (or file) per student,
+# downloaded/nn_from_scratch/archive/<student>.zip, holding what the student
+# handed in (python -m scratchnn.check --zip: the notebooks and scratchnn/, or
+# only the modules). Another learning management system's naming: change
+# named_regexp (student_id and file_id are required groups).
+c.ZipCollectApp.extractor_plugin = 'autograder.integrations.nbgrader_plugin.ReleasedNotebooksExtractor'
+c.ZipCollectApp.collector_plugin = 'nbgrader.plugins.zipcollect.FileNameCollectorPlugin'
+c.FileNameCollectorPlugin.named_regexp = r'.*/extracted/(?P<student_id>[^/]+)/(?:[^/]*/)*?(?P<file_id>(?:scratchnn/)?[^/]+)$'
+c.FileNameCollectorPlugin.valid_ext = ['.ipynb', '.py']

@@ -18,18 +18,19 @@ from pathlib import Path
 
 from . import text
 
-REASON_CHARS = 70
-
 
 def _short(message):
-    """The first line of a failure message, on one line (tabs escaped too), cut to fit a table cell."""
-    line = (message or '').strip().splitlines()[0] if (message or '').strip() else ''
-    line = text.line(line)
-    return line if len(line) <= REASON_CHARS else line[:REASON_CHARS - 3] + '...'
+    """The first line of a failure message, whole (a terminal wraps it; a file
+    keeps it), on one line with its controls escaped (text.line)."""
+    first = (message or '').strip().splitlines()[0] if (message or '').strip() else ''
+    return text.line(first)
 
 
 def format_table(results):
-    """The item / points / max / reason table of a results dict, as text."""
+    """The item / points / max / reason table of a results dict, as text; for a
+    whole grade, then the total: the autograded points and the written
+    questions' (report.totals_text)."""
+    from .report import totals_text
     reasons = {}
     for test in results['tests']:
         if test['score'] < test['max_score'] and test['number'] not in reasons:
@@ -40,7 +41,11 @@ def format_table(results):
     for item, points in results['items'].items():
         lines.append(f"{item:<{width}}  {points['score']:>6g}  {points['max_score']:>5g}  "
                      f"{reasons.get(item, '')}".rstrip())
-    lines.append(f"{'total':<{width}}  {results['score']:>6g}  {results['max_score']:>5g}")
+    written = bool(results.get('written'))   # absent when only some items were graded
+    lines.append(f"{'autograded' if written else 'total':<{width}}  {results['score']:>6g}  "
+                 f"{results['max_score']:>5g}")
+    if written:
+        lines.append(totals_text(results))
     return '\n'.join(lines)
 
 

@@ -7,7 +7,7 @@
     COURSE.solution_package   # .../scratchnn of each
     COURSE.release_package
 
-nbgrader_config.py names the same assignment (course_id, db_assignments);
+nbgrader_config.py names the same assignment (course_id);
 tests/test_nbgrader.py checks that the two agree.
 """
 from dataclasses import dataclass

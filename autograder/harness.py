@@ -38,7 +38,7 @@ import pytest
 
 from . import rules
 from .text import clean_tree
-from .results import Results
+from .results import Results, pending_written
 from .isolation.sandbox import SandboxedStudent
 from .isolation.student import StudentError
 from .rubric import REGENERATE, RUBRIC, Rubric, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
@@ -319,7 +319,9 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
     'output', 'number': item id, and 'caused_by': item id when another item's
     mistake made the test fail}], 'items': {id: {'score', 'max_score'}},
     'sandbox': 'bubblewrap' | 'none (WARNING ...)', 'output': excerpt of what
-    the student's code printed}, plus 'warning' when unsandboxed.
+    the student's code printed}, plus 'warning' when unsandboxed and, when
+    every item is graded, 'written': the written questions' points, pending
+    (results.course_total adds them up).
     Raises GradingError (or FileNotFoundError) only when it cannot grade.
     """
     submission_dir = Path(submission_dir)
@@ -372,6 +374,8 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
                'max_score': _round(sum(the_rubric[i].points for i in item_scores)),
                'tests': entries, 'items': item_scores, 'sandbox': student.sandbox,
                'output': output}
+    if only_items is None:   # the whole assignment: its written questions wait for a person
+        results['written'] = pending_written(the_rubric)
     if student.warning:
         results['warning'] = student.warning
     return clean_tree(results)   # the messages and output of student code, as data

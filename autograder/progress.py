@@ -7,11 +7,19 @@ import sys
 _bar = None
 
 
+def progress_bar(file, **options):
+    """A tqdm bar on file: redrawn in place on a terminal; into a file or a
+    pipe (a log, CI) only its first and last line, not an update every tenth
+    of a second."""
+    from tqdm import tqdm
+    on_terminal = file.isatty()
+    return tqdm(file=file, dynamic_ncols=on_terminal,
+                mininterval=0.1 if on_terminal else float('inf'), **options)
+
+
 def pytest_collection_finish(session):
     global _bar
-    from tqdm import tqdm
-    _bar = tqdm(total=len(session.items), file=sys.stderr, unit='test', desc='hidden tests',
-                dynamic_ncols=True)
+    _bar = progress_bar(sys.stderr, total=len(session.items), unit='test', desc='hidden tests')
 
 
 def pytest_runtest_logfinish(nodeid, location):

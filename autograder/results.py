@@ -3,6 +3,7 @@ files written whole or not at all. report, cli, grade-all, Gradescope and
 the nbgrader plugin all read and write results through here.
 
     check_results(results, rubric_table)  # ValueError unless every item is scored within its points
+    course_total(results)                 # (score, max): the autograded part and the written one
     read_results(path, rubric_table)      # the complete results at path, or None
     write_json_atomic(path, results)      write_text_atomic(path, html)
 
@@ -39,12 +40,20 @@ class TestResult(TypedDict, total=False):
     caused_by: str       # the item whose mistake made this test fail
 
 
+class WrittenScore(TypedDict):
+    score: float | None  # None: pending, graded by hand (nbgrader's formgrader)
+    max_score: float
+
+
 class Results(TypedDict, total=False):
-    """Gradescope's results.json schema, with the grader's own keys."""
+    """Gradescope's results.json schema, with the grader's own keys. score and
+    max_score are the autograded part; `written`, the written questions of
+    the rubric, graded by hand, completes the assignment's total."""
     score: float
     max_score: float
     tests: list[TestResult]
     items: dict[str, ItemScore]
+    written: WrittenScore
     sandbox: str         # 'bubblewrap' or 'none (WARNING ...)'
     output: str          # an excerpt of what the student's code printed
     warning: str         # what the sandbox did not enforce
@@ -85,6 +94,23 @@ def write_text_atomic(path, text):
 def write_json_atomic(path, obj):
     """Write obj as JSON to path, atomically (see write_text_atomic)."""
     write_text_atomic(path, json.dumps(obj, indent=1) + '\n')
+
+
+# ---------------------------------------------------------------- totals
+
+def pending_written(rubric: 'Rubric') -> WrittenScore:
+    """The written questions of a grade that has not seen them: pending."""
+    return {'score': None, 'max_score': float(rubric.written_total)}
+
+
+def course_total(results: Results) -> tuple[float, float]:
+    """(score, max) of the whole assignment: the autograded points plus the
+    written questions' (pending ones count 0 until graded by hand). The one
+    sum that `grade`, grade-all, Gradescope and the feedback pages show, and
+    nbgrader's gradebook exports as raw_score and max_score."""
+    written = results.get('written') or {'score': None, 'max_score': 0.0}
+    return (round(results['score'] + (written['score'] or 0.0), 4),
+            round(results['max_score'] + written['max_score'], 4))
 
 
 # ---------------------------------------------------------------- checks

@@ -16,6 +16,10 @@ tests (autograder/suites/test_*.py) and in the solution notebooks.
 - The item's notebook is the solution notebook whose autograded cell has
   grade_id ID; that cell's points must equal the item's points, the sum of
   its tests' points.
+- The written questions are the solution notebooks' hand-graded answer
+  cells: their points are part of the course's total (`Rubric.course_total`),
+  graded by hand in nbgrader, never by the harness (`Rubric.total` is the
+  autograded part).
 
     python -m autograder rubric           # rewrite rubric.toml from them
 
@@ -68,9 +72,19 @@ class Item:
 
 
 @dataclass(frozen=True)
+class WrittenQuestion:
+    """One hand-graded answer cell of a notebook: a written question."""
+    id: str                                 # its grade_id
+    notebook: str                           # the solution notebook holding it
+    points: Fraction
+
+
+@dataclass(frozen=True)
 class Rubric(Mapping):
-    """The items, in notebook order, by id: a read-only {id: Item}."""
+    """The autograded items, in notebook order, by id: a read-only {id: Item};
+    and the written questions, graded by hand."""
     items_in_order: tuple[Item, ...]
+    written: tuple[WrittenQuestion, ...] = ()
     _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,7 +104,18 @@ class Rubric(Mapping):
 
     @property
     def total(self) -> Fraction:
+        """The autograded points: every item's."""
         return sum((item.points for item in self.items_in_order), Fraction(0))
+
+    @property
+    def written_total(self) -> Fraction:
+        """The points of the written questions, graded by hand."""
+        return sum((question.points for question in self.written), Fraction(0))
+
+    @property
+    def course_total(self) -> Fraction:
+        """The assignment's maximum: the autograded points and the written ones."""
+        return self.total + self.written_total
 
     def owners(self, function: str) -> list[str]:
         """The ids of the items that grade `function` ("module.QualName")."""
@@ -138,7 +163,15 @@ def load_rubric(path: Path | str = RUBRIC) -> Rubric:
         raise RubricError(f"cannot read the rubric {path}: {e}") from None
     if not isinstance(raw.get('items'), dict) or not raw['items']:
         raise RubricError(f"the rubric {path} has no [items.ID] tables")
-    return Rubric(tuple(_item(item_id, spec) for item_id, spec in raw['items'].items()))
+    return Rubric(tuple(_item(item_id, spec) for item_id, spec in raw['items'].items()),
+                  tuple(_written(q, spec) for q, spec in raw.get('written', {}).items()))
+
+
+def _written(question_id: str, spec) -> WrittenQuestion:
+    if not isinstance(spec, dict) or 'notebook' not in spec or 'points' not in spec:
+        raise RubricError(f"rubric: [written.{question_id}] must name its notebook and points")
+    return WrittenQuestion(question_id, str(spec['notebook']),
+                           _points(spec['points'], f"the points of {question_id}"))
 
 
 def student_modules(rubric: Rubric | None = None) -> list[str]:
@@ -220,6 +253,18 @@ def graded_cells(notebooks: Path = COURSE.solutions) -> list[tuple[str, str, Fra
     return cells
 
 
+def written_questions(notebooks: Path = COURSE.solutions) -> tuple[WrittenQuestion, ...]:
+    """The hand-graded answer cells of the solution notebooks, in notebook order."""
+    questions = []
+    for path in sorted(notebooks.glob('*.ipynb')):
+        for cell in json.loads(path.read_text())['cells']:
+            meta = cell.get('metadata', {}).get('nbgrader', {})
+            if meta.get('grade') and (meta.get('solution') or meta.get('task') or cell['cell_type'] != 'code'):
+                questions.append(WrittenQuestion(meta['grade_id'], path.name, _points(
+                    meta.get('points'), f"{path.name}: {meta['grade_id']}")))
+    return tuple(questions)
+
+
 def build_rubric(suites: Path = SUITES, notebooks: Path = COURSE.solutions) -> Rubric:
     """The rubric the suites and the solution notebooks define. Raises RubricError
     when they disagree: an item without tests, declaration or graded cell."""
@@ -242,7 +287,7 @@ def build_rubric(suites: Path = SUITES, notebooks: Path = COURSE.solutions) -> R
         raise RubricError("the suites and the notebooks disagree:\n" + '\n'.join(problems))
     return Rubric(tuple(Item(i, notebook, tuple(declared[i].functions),
                              MappingProxyType(tests[i]), declared[i].time_budget)
-                        for i, notebook, _ in cells))
+                        for i, notebook, _ in cells), written_questions(notebooks))
 
 
 HEADER = """\
@@ -260,6 +305,11 @@ HEADER = """\
 # as "module.QualName"; together the items cover every solution block.
 # `time_budget` (optional): wall-clock seconds the item's calls of student code
 # may take in all (default: sandbox.ITEM_TIME_BUDGET, 30 s).
+#
+# [written.ID] are the written questions: the notebooks' hand-graded answer
+# cells. Their points count in the assignment's total everywhere (nbgrader's
+# gradebook, `grade`, grade-all, Gradescope, the feedback pages), pending
+# until graded by hand; the harness never grades them.
 #
 # How autograder/harness.py scores an item (rules.py may zero it first, for a
 # use of torch.nn / torch.autograd / torch.optim in its functions):
@@ -295,6 +345,9 @@ def to_toml(rubric: Rubric) -> str:
         lines += ['', f"[items.{item.id}.tests]"]
         lines += [f"{name} = {_number(p)}" for name, p in item.tests.items()]
         lines.append('')
+    for question in rubric.written:
+        lines += [f"[written.{question.id}]", f"notebook = {json.dumps(question.notebook)}",
+                  f"points = {_number(question.points)}", '']
     return '\n'.join(lines)
 
 

@@ -3,6 +3,8 @@
     python -m coursekit release       generate assignments/ from solutions/
     python -m coursekit publish DIR   write the student repository into DIR
     python -m coursekit demo          the instructor pipeline on sample submissions
+
+`python -m coursekit COMMAND --help` says more about each.
 """
 import sys
 
@@ -10,9 +12,14 @@ COMMANDS = ('release', 'publish', 'demo')
 
 
 def main(argv=None):
+    """Run the command argv names; --help (or -h) prints the commands and exits 0."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (['--help'], ['-h']):
+        print(__doc__.strip())
+        return 0
     if not argv or argv[0] not in COMMANDS:
-        print(f"usage: python -m coursekit {{{','.join(COMMANDS)}}} [options]", file=sys.stderr)
+        print(f"usage: python -m coursekit {{{','.join(COMMANDS)}}} [options]\n\n{__doc__.strip()}",
+              file=sys.stderr)
         return 2
     if argv[0] == 'release':
         from .release import main as command

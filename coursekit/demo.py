@@ -2,8 +2,9 @@
 
 `make demo` (python -m coursekit demo) runs, in the course folder build/demo/:
 
-1. generate the release from solutions/ (nbgrader generate_assignment, which
-   also fills the gradebook, then our stubs for the package);
+1. generate the release from solutions/ as `python -m coursekit release` does
+   (nbgrader generate_assignment, then our stubs for the package), and record
+   it in the gradebook;
 2. make the sample submissions of coursekit.samples, zipped as a learning
    management system hands them out, into downloaded/;
 3. the real nbgrader workflow: `zip_collect` into submitted/, `autograde`
@@ -31,17 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 COURSE = REPO / 'build' / 'demo'
 ASSIGNMENT = release.ASSIGNMENT
 
-# Loads the course's own configuration, then points nbgrader at this folder.
+# Loads the course's own configuration (zip_collect's included: one
+# <student>.zip per student), then points nbgrader at this folder.
 CONFIG = """\
 c = get_config()  # noqa: F821
 load_subconfig({repo_config!r})  # noqa: F821
 c.CourseDirectory.root = {course!r}
-c.CourseDirectory.db_students = [{students}]
-# Submissions arrive as one zip per student, <student>.zip, holding the
-# assignment folder's files; zip_collect files them under submitted/.
-c.ZipCollectApp.collector_plugin = 'nbgrader.plugins.zipcollect.FileNameCollectorPlugin'
-c.FileNameCollectorPlugin.named_regexp = r'.*/extracted/(?P<student_id>[a-z]+)/(?P<file_id>.+)'
-c.FileNameCollectorPlugin.valid_ext = ['.ipynb', '.py']
 """
 
 
@@ -57,23 +53,24 @@ def nbgrader(course, *args):
     return done
 
 
-def setup_course(course, students):
+def setup_course(course):
     """A fresh course folder with the course's source and configuration."""
     if course.exists():
         shutil.rmtree(course)
     (course / 'solutions').mkdir(parents=True)
     shutil.copytree(release.SOURCE, course / 'solutions' / ASSIGNMENT,
                     ignore=shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints'))
-    student_rows = ', '.join(f"dict(id={s!r})" for s in students)
     (course / 'nbgrader_config.py').write_text(CONFIG.format(
-        repo_config=str(REPO / 'nbgrader_config.py'), course=str(course), students=student_rows))
+        repo_config=str(REPO / 'nbgrader_config.py'), course=str(course)))
 
 
 def generate_release(course):
-    """nbgrader's generate_assignment (release notebooks and gradebook), then the
-    release of our package stubs over it."""
-    nbgrader(course, 'generate_assignment', ASSIGNMENT, '--force')
-    return release.build(course / 'assignments' / ASSIGNMENT, source=course / 'solutions' / ASSIGNMENT)
+    """The release of the course's source, as `python -m coursekit release` makes
+    it (nbgrader's generate_assignment, then our stubs for the package), into
+    assignments/, recorded in the course's gradebook."""
+    released = release.build(course / 'assignments' / ASSIGNMENT, source=course / 'solutions' / ASSIGNMENT)
+    release.record_in_gradebook(released, url=f'sqlite:///{course / "gradebook.db"}')
+    return released
 
 
 def zip_submissions(course, released, students):
@@ -112,7 +109,7 @@ def score_table(results):
         lines.append(f'{item:<28}' + ''.join(f"{results[s]['items'][item]['score']:>9g}"
                                              for s in students))
     lines.append('-' * len(lines[0]))
-    lines.append(f"{'total':<28}" + ''.join(f"{results[s]['score']:>9g}" for s in students))
+    lines.append(f"{'autograded':<28}" + ''.join(f"{results[s]['score']:>9g}" for s in students))
     lines.append(f"{'expected':<28}" + ''.join(f'{samples.expectation(s):>9}' for s in students))
     verdicts = ['ok' if not samples.surprises(s, results[s]) else 'WRONG' for s in students]
     lines.append(f"{'as expected':<28}" + ''.join(f'{v:>9}' for v in verdicts))
@@ -124,7 +121,7 @@ def run(course=COURSE, students=tuple(samples.STUDENTS)):
     step fails or a grade is not the expected one."""
     started = time.time()
     course = Path(course)
-    setup_course(course, students)
+    setup_course(course)
     released = generate_release(course)
     zip_submissions(course, released, students)
     nbgrader(course, 'zip_collect', ASSIGNMENT, '--force')
@@ -134,6 +131,9 @@ def run(course=COURSE, students=tuple(samples.STUDENTS)):
     results = write_feedback_pages(course, students)
     print()
     print(score_table(results))
+    rubric = load_rubric()
+    print(f"(autograded, of {float(rubric.total):g}; the written questions add {float(rubric.written_total):g} "
+          f"points, graded by hand: {float(rubric.course_total):g} in all, nbgrader's export included)")
     print()
     print(f"Gradebook export: {course / 'grades.csv'}")
     print(f"Feedback pages:   {course / 'feedback'}/<student>/{ASSIGNMENT}/index.html")

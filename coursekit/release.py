@@ -5,12 +5,17 @@ One command (`python -m coursekit release`, or `make release`) rebuilds it:
 1. nbgrader's generate_assignment turns the source notebooks into student
    notebooks (solution text removed, graded cells locked, checksums added). It
    runs on a copy of the source in a temporary course folder with a temporary
-   gradebook, so nothing but the release is ever written into the repository.
+   gradebook, so that it writes nothing else into the repository (step 4
+   records the release in the course's gradebook, ignored by git).
 2. Every scratchnn/*.py goes through autograder.blocks.stub_source: each solution
    block becomes a NotImplementedError naming the function to write. Modules
    without blocks (the given helpers) come out unchanged.
 3. The setup cell of every notebook clones COURSE_REPO in Colab; the release
    writes the current value in, so COURSE_REPO here is the one place to change it.
+4. The release of the course (assignments/) is recorded in the course's
+   gradebook (CourseDirectory.db_url of nbgrader_config.py, gradebook.db by
+   default), as stock generate_assignment records it: `nbgrader autograde`
+   refuses an assignment the gradebook does not know.
 
 COURSE_REPO is the students' repository, written by `python -m coursekit
 publish` (coursekit/publish.py), never this one: this one holds the solutions.
@@ -62,18 +67,39 @@ def colab_url(name, repo=COURSE_REPO):
     return COLAB_URL.format(owner_repo=github_repo(repo), assignment=ASSIGNMENT, name=name)
 
 
+def _course_config():
+    """The course's nbgrader configuration (nbgrader_config.py), as nbgrader loads it."""
+    from traitlets.config import PyFileConfigLoader
+    return PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
+
+
+def course_gradebook_url():
+    """The gradebook nbgrader's commands use in this course (CourseDirectory.db_url)."""
+    from nbgrader.coursedir import CourseDirectory
+    return CourseDirectory(config=_course_config()).db_url
+
+
+def record_in_gradebook(release_dir=RELEASE, url=None):
+    """Record the release's notebooks and graded cells in the course's gradebook
+    (url: default course_gradebook_url()); returns the URL without its password."""
+    from autograder.integrations.gradebook import record_release, redacted
+    url = course_gradebook_url() if url is None else url
+    record_release(url, release_dir)
+    return redacted(url)
+
+
 def _generate_notebooks(source, dest):
     """nbgrader generate_assignment of the assignment folder `source` into `dest`,
     with the repository's nbgrader_config.py and a throwaway course and gradebook."""
     from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config, PyFileConfigLoader
+    from traitlets.config import Config
 
     from autograder.integrations.gradebook import venv_on_path
 
     with tempfile.TemporaryDirectory(prefix='coursekit-release-') as tmp:
         course = Path(tmp)
         shutil.copytree(source, course / 'source' / ASSIGNMENT, ignore=IGNORED)
-        config = PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
+        config = _course_config()
         overrides = Config()
         overrides.CourseDirectory.root = str(course)
         overrides.CourseDirectory.source_directory = 'source'
@@ -183,4 +209,5 @@ def main(argv=None):
         for doc in (README, STUDENTS_DOC):
             update_links(notebooks(dest), args.repo, doc)
             print(f'Colab links written to {doc}')
+        print(f'assignment {ASSIGNMENT} recorded in the gradebook {record_in_gradebook(dest)}')
     return 0

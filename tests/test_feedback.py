@@ -57,6 +57,44 @@ def test_page_lists_lost_points_first_with_reasons_and_causes():
     assert '<table id="scores">' in page and 'Total: <b>5 / 9</b>' in page
 
 
+STUB = 'optim.{item}: not implemented (Implement {item} in scratchnn/optim.py)'
+
+
+def half_done():
+    """results() and eight items not written yet, ten tests each, before the
+    real failures in results order (as notebook 1's items come before 3's)."""
+    data = results()
+    unwritten = {f'opt_{k}': {'score': 0, 'max_score': 3} for k in range(8)}
+    data['items'] = {**unwritten, **data['items']}
+    data['tests'] = [{'name': f'test_{item}_{n}', 'number': item, 'score': 0, 'max_score': 0.3,
+                      'output': STUB.format(item=item)} for item in unwritten for n in range(10)] + data['tests']
+    return data
+
+
+def test_items_not_written_yet_are_one_line_each_after_the_real_failures():
+    page = report.render(half_done(), 'ann')
+    lost, forward, unwritten, full = positions(
+        page, '<h2 id="lost">Points lost in 2 items</h2>', '<section class="item" id="linear_forward">',
+        '<h2 id="unwritten">Not written yet: 8 items</h2>', '<details id="full">')
+    assert lost < forward < unwritten < full
+    assert page.count(STUB.format(item='opt_3')) == 1          # one line, not ten
+    assert f'<li id="opt_3"><a href="#opt_3">opt_3</a> (0 / 3): {STUB.format(item="opt_3")}</li>' in page
+    # each item's tests are folded under its one-line summary
+    section = page[forward:page.index('</section>', forward)]
+    assert section.startswith('<section class="item" id="linear_forward"><details><summary>linear_forward: 1 / 3: '
+                              'Linear.forward(x, w, b): out differs from x @ w + b</summary>')
+    summary = report.lost_points_html(half_done())
+    assert summary.index('Points lost in 2 items') < summary.index('Not written yet: 8 items')
+    assert summary.count(STUB.format(item='opt_3')) == 1
+
+
+def test_the_total_counts_the_written_questions_pending():
+    data = dict(results(), written={'score': None, 'max_score': 4})
+    assert ('Total: <b>5 / 13</b>: autograded <b>5 / 9</b>, written questions pending / 4 (graded by hand)'
+            in report.render(data))
+    assert 'Total: <b>5 / 9</b></div>' in report.render(results())    # a grade of some items only
+
+
 def test_a_cause_outside_the_lost_items_is_still_linked():
     data = results()
     data['tests'][0]['score'] = 2                        # linear_forward now passes
@@ -116,8 +154,9 @@ def chromium():
 
 
 def many_passes():
-    """One item that lost points, then thirty with full marks and three tests each."""
-    data = results()
+    """A half-done student: eight items not written yet (ten tests each), two
+    that lost points, then thirty with full marks and three tests each."""
+    data = half_done()
     for i in range(30):
         item = f'item_{i:02d}'
         data['items'][item] = {'score': 3, 'max_score': 3}
@@ -140,12 +179,13 @@ def screenshot(page, tmp_path, name):
 @pytest.mark.slow
 @pytest.mark.skipif(chromium() is None, reason="Chromium is not installed (.ci/run installs it)")
 def test_browser_shows_lost_points_and_folds_full_marks(tmp_path):
-    """Drawn by a real browser, the page is short: the lost points at the top,
-    the thirty items with full marks folded. Unfolded, they fill the window."""
+    """Drawn by a real browser, a half-done student's page is short: the lost
+    points at the top, one line per item not written yet, the thirty items
+    with full marks folded. Unfolded, they fill the window."""
     page = report.render(many_passes(), 'ann')
     folded = screenshot(page, tmp_path, 'folded')
-    unfolded = screenshot(page.replace('<details id="full">', '<details id="full" open>'), tmp_path, 'open')
+    unfolded = screenshot(page.replace('<details', '<details open'), tmp_path, 'open')
     top, bottom = slice(0, 600), slice(1600, 2400)
     assert folded[top].std() > 0.05, "the lost points are drawn at the top"
     assert folded[bottom].std() < 0.01, "the items with full marks are folded away"
-    assert unfolded[bottom].std() > 0.05, "unfolded, they would fill the page"
+    assert unfolded[bottom].std() > 0.05, "unfolded, their tests would fill the page"

@@ -185,7 +185,7 @@ def test_a_class_graded_on_two_workers(klass, client):
     assert sorted(summary.graded) == ['ada', 'bob', 'cy', 'dee'] and not summary.errors
     rows = read_csv(out / 'scores.csv')
     with open(out / 'scores.csv', newline='') as f:
-        assert next(csv.reader(f)) == ['student', *ITEMS, 'total', 'error']
+        assert next(csv.reader(f)) == ['student', *ITEMS, 'written', 'total', 'max_score', 'error']
     for student, fraction in [('ada', 1.0), ('bob', 0.5), ('cy', 0.25), ('dee', 0.0)]:
         results = results_of(out, student)
         assert results['items']['fc_net']['score'] == ITEMS['fc_net'].points * fraction

@@ -84,12 +84,13 @@ def test_failure_messages_show_the_message_only():
     assert failure_message(StudentError('crash', 'x: died')) == 'x: died'
 
 
-def test_table_lists_every_item_with_a_short_reason():
+def test_table_lists_every_item_with_its_whole_first_reason_and_the_total():
     results = {'score': 1, 'max_score': 3, 'items': {'a': {'score': 1, 'max_score': 3}},
-               'tests': [{'number': 'a', 'score': 0, 'max_score': 2, 'output': 'bad ' * 50}]}
+               'tests': [{'number': 'a', 'score': 0, 'max_score': 2, 'output': 'bad ' * 50 + 'end\nmore'}],
+               'written': {'score': None, 'max_score': 2}}
     table = format_table(results)
-    assert 'a' in table and '...' in table and 'total' in table
-    assert max(len(line) for line in table.splitlines()) < 110
+    assert 'bad ' * 50 + 'end' in table and 'more' not in table
+    assert table.splitlines()[-1] == 'Total: 1 / 5: autograded 1 / 3, written questions pending / 2 (graded by hand)'
 
 
 @pytest.mark.slow

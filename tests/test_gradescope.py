@@ -77,6 +77,14 @@ def test_cli_writes_the_zip(tmp_path, capsys):
     assert main(['gradescope-zip', str(tmp_path / 'autograder.tar')]) == 2
 
 
+def test_the_text_gradescope_shows_starts_with_the_total():
+    """The written questions count on Gradescope too: pending, in the same total."""
+    results = {'score': 32, 'max_score': 100, 'tests': [], 'items': {}, 'output': 'printed',
+               'written': {'score': None, 'max_score': 19}}
+    assert gradescope.with_total_first(results)['output'] == \
+        'Total: 32 / 119: autograded 32 / 100, written questions pending / 19 (graded by hand)\n\nprinted'
+
+
 def test_every_upload_layout_reads_the_same_modules(tmp_path):
     """The folder, the five modules, a zip of either: the same packed modules."""
     from autograder.isolation.intake import pack

@@ -2,25 +2,31 @@
 
 Each test course is a temporary nbgrader course: the source (solutions/), the
 repository's nbgrader_config.py (loaded, with only the course root changed),
-a gradebook filled by `nbgrader generate_assignment`, and submitted/<student>/
-nn_from_scratch/ made of the released notebooks and a scratchnn package.
+a gradebook that knows the release (as `python -m coursekit release` records
+it), and submitted/<student>/nn_from_scratch/ made of the released notebooks
+and a scratchnn package.
 The unit tests check the cell outputs against nbgrader's own determine_grade;
-the slow ones run the real nbgrader commands with a fake grader (the
-wiring); test_pipeline.py checks the real harness's scores through them.
+the slow one runs the real `nbgrader autograde` with a grader that fails.
+test_readme_instructor.py runs the real commands and harness as the README
+writes them (a notebook not handed in, modules alone, the feedback summary);
+test_pipeline.py checks the sample students' scores through them.
 """
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import determine_grade
 
 from autograder.integrations import nbgrader_plugin as plugin
 from autograder.integrations.grade_all import ASSIGNMENT, COURSE_ID
+from autograder.integrations.gradebook import record_release
 from autograder.rubric import load_rubric, student_modules
 from conftest import RELEASE, REPO, SOLUTIONS
 
@@ -43,7 +49,7 @@ def results_for(scores, tests=()):
     """Harness-shaped results: scores {item: score}, every other item full."""
     items = {i: {'score': float(scores.get(i, info.points)), 'max_score': float(info.points)}
              for i, info in ITEMS.items()}
-    return {'score': sum(v['score'] for v in items.values()), 'max_score': 100.0,
+    return {'score': sum(v['score'] for v in items.values()), 'max_score': float(ITEMS.total),
             'tests': list(tests), 'items': items}
 
 
@@ -143,6 +149,53 @@ def test_config_keeps_student_modules_and_replaces_execute():
     pps = config.Autograde.autograde_preprocessors
     assert plugin.HarnessGrades in pps and not any(p.__name__ == 'Execute' for p in pps)
     assert config.CourseDirectory.course_id == COURSE_ID
+    # nothing nbgrader 0.9 warns about: an absolute root, no db_assignments
+    assert Path(config.CourseDirectory.root) == REPO
+    assert 'db_assignments' not in config.CourseDirectory
+
+
+def test_the_feedback_summary_is_enabled():
+    """nbconvert runs a preprocessor only when it is enabled, which is off by default."""
+    assert plugin.LostPointsFirst().enabled
+    assert plugin.LostPointsFirst in plugin.FEEDBACK_PREPROCESSORS
+
+
+def test_feedback_never_shows_a_hidden_test_region():
+    """nbgrader issue #917: generate_feedback shows the autograded notebook,
+    where autograde restored any hidden-test region of a graded cell."""
+    cell = graded_cell()
+    cell.source += f'\n### BEGIN HIDDEN TESTS\nassert "{SECRET}"\n### END HIDDEN TESTS\n'
+    hiding = [p for p in plugin.FEEDBACK_PREPROCESSORS if issubclass(p, ClearHiddenTests)]
+    assert hiding == [plugin.FEEDBACK_PREPROCESSORS[0]], "hidden tests go before anything reads the cells"
+    nb, _ = hiding[0]().preprocess(new_notebook(cells=[cell]), {})
+    assert SECRET not in nb.cells[0].source and '# public check' in nb.cells[0].source
+
+
+def test_an_item_not_written_yet_is_one_line():
+    stub = 'optim.nesterov: not implemented (Implement nesterov in scratchnn/optim.py)'
+    tests = [{'name': f'case {k}', 'score': 0, 'max_score': 1, 'output': stub, 'number': 'nesterov'}
+             for k in range(10)]
+    text = plugin.item_messages('nesterov', 0, 10, tests)
+    assert text == f"nesterov: 0 / 10 points from the course autograder's hidden tests: not written yet ({stub})\n"
+
+
+def test_a_zip_of_modules_alone_gets_the_released_notebooks(tmp_path):
+    """zip_collect's extractor: a submission of modules only gets the released
+    notebooks, so that nbgrader grades it; one with notebooks is left as it is."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import LoggingConfigurable
+    archive, extracted = tmp_path / 'archive', tmp_path / 'extracted'
+    archive.mkdir()
+    for student, names in (('bob', ['layers.py', 'optim.py']), ('ann', ['01_a.ipynb', 'scratchnn/layers.py'])):
+        with zipfile.ZipFile(archive / f'{student}.zip', 'w') as z:
+            for name in names:
+                z.writestr(name, '{}')
+    app = LoggingConfigurable()       # zip_collect, as far as the extractor sees it
+    app.coursedir = CourseDirectory(root=str(REPO), release_directory='assignments', assignment_id=ASSIGNMENT)
+    extractor = plugin.ReleasedNotebooksExtractor(parent=app)
+    extractor.extract(str(archive), str(extracted))
+    assert sorted(p.name for p in (extracted / 'bob').glob('*.ipynb')) == sorted(p.name for p in RELEASE.glob('*.ipynb'))
+    assert [p.name for p in (extracted / 'ann').glob('*.ipynb')] == ['01_a.ipynb']
 
 
 # ----------------------------------------------------------- nbgrader courses
@@ -154,25 +207,18 @@ def nbgrader(course, *args):
                           capture_output=True, text=True, timeout=1800)
 
 
-def make_course(root, config_lines=(), plant_hidden_test=False):
+def make_course(root, config_lines=()):
     """A course folder with the source, the repository's config and a gradebook
-    filled by generate_assignment. plant_hidden_test: add a hidden-test region
-    holding SECRET to the linear_forward cell first."""
+    that knows the release, as `python -m coursekit release` records it (the
+    committed release: no generate_assignment to run)."""
     course = root / 'course'
     shutil.copytree(SOLUTIONS, course / 'solutions' / ASSIGNMENT, ignore=IGNORE)
-    if plant_hidden_test:
-        path = course / 'solutions' / ASSIGNMENT / ITEMS['linear_forward'].notebook
-        nb = nbformat.read(path, as_version=4)
-        cell = next(c for c in nb.cells if c.metadata.get('nbgrader', {}).get('grade_id') == 'linear_forward')
-        cell.source += f'\n### BEGIN HIDDEN TESTS\nassert "{SECRET}"\n### END HIDDEN TESTS\n'
-        nbformat.write(nb, path)
     (course / 'nbgrader_config.py').write_text('\n'.join([
         'c = get_config()',
         f'load_subconfig({str(REPO / "nbgrader_config.py")!r})',
         f'c.CourseDirectory.root = {str(course)!r}',
         *config_lines]) + '\n')
-    proc = nbgrader(course, 'generate_assignment', ASSIGNMENT, '--force')
-    assert proc.returncode == 0, proc.stderr
+    record_release(f'sqlite:///{course / "gradebook.db"}', RELEASE)
     return course
 
 
@@ -212,94 +258,6 @@ def hidden_suite_lines():
                 lines.add(line)
     assert len(lines) > 50, 'no hidden suite source found to look for'
     return lines
-
-
-FAKE_GRADER = '''
-import os
-from autograder.rubric import load_rubric
-def grade_submission(folder, *, device=None, workers=None):
-    """Every item gets 2/3 of its points; one failing test per item."""
-    with open(os.path.join(os.path.dirname(__file__), 'calls.log'), 'a') as log:
-        log.write(str(folder) + "\\n")
-    items = load_rubric({rubric!r})
-    scores = {{k: {{'score': float(v.points) * 2 / 3, 'max_score': float(v.points)}} for k, v in items.items()}}
-    tests = [{{'name': k + ' hidden case', 'score': 0.0, 'max_score': 1.0,
-               'output': 'FAKE-MESSAGE for ' + k, 'number': k}} for k in items]
-    return {{'score': sum(v['score'] for v in scores.values()), 'max_score': 100.0,
-             'tests': tests, 'items': scores}}
-'''
-
-
-@pytest.fixture(scope='module')
-def fake_course(tmp_path_factory):
-    """A course graded by FAKE_GRADER, autograded and with feedback, for two students."""
-    root = tmp_path_factory.mktemp('fake')
-    course = make_course(root, [
-        f'import sys; sys.path.insert(0, {str(root)!r})',
-        "c.HarnessGrades.grader = 'fake_harness:grade_submission'"], plant_hidden_test=True)
-    (root / 'fake_harness.py').write_text(FAKE_GRADER.format(rubric=str(REPO / 'autograder' / 'rubric.toml')))
-    submit(course, 'ann', RELEASE / 'scratchnn')
-    submit(course, 'ben', SOLUTIONS / 'scratchnn')
-    autograde = nbgrader(course, 'autograde', ASSIGNMENT, '--force')
-    feedback = nbgrader(course, 'generate_feedback', ASSIGNMENT, '--force')
-    return course, root, autograde, feedback
-
-
-@pytest.mark.slow
-def test_autograde_records_the_graders_scores(fake_course):
-    course, root, autograde, _ = fake_course
-    assert autograde.returncode == 0, autograde.stderr
-    for student in ('ann', 'ben'):
-        scores = auto_scores(course, student)
-        for item, info in ITEMS.items():
-            assert scores[item] == pytest.approx(info.points * 2 / 3, abs=1e-12)
-        # hand-graded answers: unanswered (the release text) gives 0, as in nbgrader
-        assert scores['q_relu_kink'] == 0
-
-
-@pytest.mark.slow
-def test_autograde_calls_the_grader_once_per_submission(fake_course):
-    course, root, _, _ = fake_course
-    calls = (root / 'calls.log').read_text().splitlines()
-    assert sorted(calls) == [str(course / 'autograded' / s / ASSIGNMENT) for s in ('ann', 'ben')]
-
-
-@pytest.mark.slow
-def test_autograde_keeps_student_modules_and_runs_no_cell(fake_course):
-    course, _, _, _ = fake_course
-    graded = course / 'autograded' / 'ann' / ASSIGNMENT
-    for module in STUDENT_MODULES:      # the blank release, not the solution
-        assert (graded / 'scratchnn' / f'{module}.py').read_text() == \
-            (RELEASE / 'scratchnn' / f'{module}.py').read_text()
-    for path in graded.glob('*.ipynb'):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if cell.cell_type != 'code':
-                continue
-            kinds = [(o.output_type, o.get('name')) for o in cell.outputs]
-            if plugin.is_autograded(cell):
-                assert kinds == [('stream', 'stdout'), ('execute_result', None)]
-            else:
-                assert kinds == []      # no notebook code ran
-
-
-@pytest.mark.slow
-def test_feedback_shows_messages_and_points_not_hidden_tests(fake_course):
-    course, _, _, feedback = fake_course
-    assert feedback.returncode == 0, feedback.stderr
-    pages = feedback_html(course, 'ann')
-    assert len(pages) == 5
-    text = '\n'.join(pages.values())
-    for item, info in ITEMS.items():
-        assert f'FAKE-MESSAGE for {item}' in text
-        assert f'{item}: {float(info.points) * 2 / 3:g} / {float(info.points):g} points' in text
-        assert f'[FAIL] {item} hidden case (0 / 1)' in text
-    # the planted hidden test is in the autograded notebook (as in plain nbgrader) ...
-    autograded = (course / 'autograded' / 'ann' / ASSIGNMENT / ITEMS['linear_forward'].notebook).read_text()
-    assert SECRET in autograded
-    # ... but never in the feedback (nbgrader #917)
-    assert SECRET not in text
-    leaked = [line for line in hidden_suite_lines() if line in text]
-    assert leaked == []
 
 
 @pytest.mark.slow

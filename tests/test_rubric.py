@@ -68,10 +68,13 @@ def test_z():
 
 
 def notebook(path, cells):
+    """Autograded cells [(grade_id, points)], then a written question worth 2."""
     path.write_text(json.dumps({'cells': [
         {'cell_type': 'code', 'metadata': {'nbgrader': {'grade': True, 'solution': False,
                                                         'grade_id': i, 'points': p}}}
-        for i, p in cells] + [{'cell_type': 'markdown', 'metadata': {}}]}))
+        for i, p in cells] + [{'cell_type': 'markdown', 'metadata': {}},
+                              {'cell_type': 'markdown', 'metadata': {'nbgrader': {
+                                  'grade': True, 'solution': True, 'grade_id': 'q_why', 'points': 2}}}]}))
 
 
 def suite_file(course):
@@ -95,6 +98,8 @@ def test_a_rubric_is_built_from_marks_and_cells_and_reads_back(course):
     assert (a.notebook, a.functions, a.points, a.time_budget) == ('01.ipynb', ('m.f', 'm.C.g'), 3, None)
     assert dict(a.tests) == {'test_x': Fraction(5, 2), 'test_y': Fraction(1, 2)}
     assert built['b'].time_budget == 60 and R.student_modules(built) == ['m']
+    assert built.written == (R.WrittenQuestion('q_why', '01.ipynb', Fraction(2)),) and 'q_why' not in built
+    assert (built.total, built.written_total, built.course_total) == (4, 2, 6)
     (course / 'rubric.toml').write_text(R.to_toml(built))
     assert R.load_rubric(course / 'rubric.toml') == built
 

@@ -17,7 +17,8 @@ the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
                              fingerprint per item, worker, attempts
     <student>/feedback.html  the student's feedback page
     <student>/error.txt      why the student could not be graded, if so
-    scores.csv               one row per student: every item, the total, the error
+    scores.csv               one row per student: every item, the written questions
+                             (pending), the total and its maximum, the error
 
 (<student> is the id made a folder name that no class file can have:
 text.folder_name, with CLASS_FILE_SUFFIXES.)
@@ -56,7 +57,7 @@ from pathlib import Path
 
 from .. import report, text
 from ..course import COURSE
-from ..results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
+from ..results import (RESULTS_NAME, check_results, course_total, read_results, write_json_atomic,
                       write_text_atomic)
 
 from ..rubric import RUBRIC, load_rubric, student_modules
@@ -99,18 +100,24 @@ def merge_results(old, new, items, new_items):
 
 
 def scores_table(results_by_student, errors, items):
-    """CSV text: a row per student with each item's score, the total and the error."""
+    """CSV text: a row per student with each item's score, the written
+    questions' ('pending': graded by hand), the total and its maximum
+    (results.course_total, as nbgrader's export), and the error; every cell a
+    student controls made safe (text.csv_cell)."""
     table = io.StringIO()
     writer = csv.writer(table, lineterminator='\n')
-    writer.writerow(['student', *items, 'total', 'error'])
+    writer.writerow(['student', *items, 'written', 'total', 'max_score', 'error'])
     for student in sorted(set(results_by_student) | set(errors)):
         results = results_by_student.get(student)
         name, error = text.csv_cell(student), text.csv_cell(errors.get(student, ''))
         if results is None:
-            writer.writerow([name, *[''] * len(items), '', error])
+            writer.writerow([name, *[''] * len(items), '', '', '', error])
         else:
-            scores = [float(results['items'][item]['score']) for item in items]
-            writer.writerow([name, *[f'{s:g}' for s in scores], f'{sum(scores):g}', error])
+            scores = [f"{float(results['items'][item]['score']):g}" for item in items]
+            written = results.get('written')
+            written = '' if not written else 'pending' if written['score'] is None else f"{written['score']:g}"
+            total, max_score = course_total(results)
+            writer.writerow([name, *scores, written, f'{total:g}', f'{max_score:g}', error])
     return table.getvalue()
 
 
@@ -330,6 +337,7 @@ def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbo
     from tqdm import tqdm
 
     from . import cluster
+    from ..progress import progress_bar
 
     where = f"the Dask cluster at {scheduler}" if scheduler else \
         "an existing Dask client" if client else f"a local Dask cluster of {workers} workers"
@@ -357,8 +365,8 @@ def _run_jobs(jobs, graded, errors, out_dir, rubric, fingerprint, require_sandbo
                 pending[submit(job)] = job
             queue = as_completed(list(pending))
             cpu = 0.0
-            bar = tqdm(total=len(jobs), file=sys.stdout, unit='student', desc='grading',
-                       disable=not progress, smoothing=0.1)
+            bar = progress_bar(sys.stdout, total=len(jobs), unit='student', desc='grading',
+                               disable=not progress, smoothing=0.1)
 
             def not_graded(job, reason):
                 record_error(errors, out_dir, job.student, reason)

@@ -38,7 +38,7 @@ def db_url(value):
     return f'sqlite:///{Path(value).expanduser().resolve()}'
 
 
-def _redacted(url):
+def redacted(url):
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
     try:
@@ -71,19 +71,42 @@ def open_gradebook(url):
             gb = Gradebook(url, course_id=COURSE_ID)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, OSError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GradebookError(f"cannot open the gradebook {_redacted(url)}: {reason}") from None
+        raise GradebookError(f"cannot open the gradebook {redacted(url)}: {reason}") from None
     with gb:
         yield gb
 
 
+def record_notebooks(url, paths):
+    """Record the released notebooks at `paths` (the assignment, each notebook
+    and its cells, points included) in the gradebook at url, exactly as
+    `nbgrader generate_assignment` records them (nbgrader's own SaveCells):
+    what is there already is updated."""
+    import nbformat
+    from nbgrader.preprocessors import SaveCells
+    with open_gradebook(url) as gb:
+        gb.update_or_create_assignment(ASSIGNMENT)
+    for path in paths:
+        resources = {'nbgrader': {'notebook': Path(path).stem, 'assignment': ASSIGNMENT, 'db_url': url}}
+        with venv_on_path():
+            SaveCells().preprocess(nbformat.read(path, as_version=4), resources)
+
+
+def record_release(url, notebooks_dir=RELEASE):
+    """Record every notebook of the release in notebooks_dir in the gradebook
+    at url (a URL or a SQLite path): what `nbgrader autograde` needs to find."""
+    paths = sorted(Path(notebooks_dir).glob('*.ipynb'))
+    if not paths:
+        raise GradebookError(f"{notebooks_dir} holds no notebook: generate the release first "
+                             f"(python -m coursekit release)")
+    record_notebooks(db_url(url), paths)
+
+
 def ensure_assignment(url, items, notebooks_dir=RELEASE):
     """Make sure the gradebook knows the assignment, its notebooks and their
-    cells. A notebook not there yet is recorded from its released version, by
-    nbgrader's own SaveCells, exactly as `nbgrader generate_assignment` records
-    it. Raises GradebookError when a rubric item has no grade cell of its points."""
-    import nbformat
+    cells. A notebook not there yet is recorded from its released version
+    (record_notebooks). Raises GradebookError when a rubric item has no grade
+    cell of its points."""
     from nbgrader.api import MissingEntry
-    from nbgrader.preprocessors import SaveCells
 
     notebooks = sorted({info.notebook for info in items.values()})
     with open_gradebook(url) as gb:
@@ -93,14 +116,12 @@ def ensure_assignment(url, items, notebooks_dir=RELEASE):
             try:
                 gb.find_notebook(Path(name).stem, ASSIGNMENT)
             except MissingEntry:
-                missing.append(name)
-    for name in missing:
-        path = Path(notebooks_dir) / name
+                missing.append(Path(notebooks_dir) / name)
+    for path in missing:
         if not path.exists():
             raise GradebookError(f"{path} is missing: generate the release first "
                                  f"(python -m coursekit release)")
-        resources = {'nbgrader': {'notebook': path.stem, 'assignment': ASSIGNMENT, 'db_url': url}}
-        SaveCells().preprocess(nbformat.read(path, as_version=4), resources)
+    record_notebooks(url, missing)
     with open_gradebook(url) as gb:
         for item, info in items.items():
             try:

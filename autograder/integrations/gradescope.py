@@ -14,7 +14,9 @@ For every submission, run() (this module's main) reads the student's
 modules from ROOT/submission whatever the student uploaded (the
 nn_from_scratch folder, the five modules, or a zip of either), without
 following links, grades them with `python -m autograder grade` as a
-grade-all worker does, and writes ROOT/results/results.json. ROOT is
+grade-all worker does, and writes ROOT/results/results.json, whose text
+starts with the assignment's total (the written questions, graded by hand,
+included: add them on Gradescope as manually graded questions). ROOT is
 /autograder, or $AUTOGRADER_ROOT (the tests use a temporary one). An upload
 with nothing to grade gets 0 and a message that says what to upload; a
 grader that cannot grade exits non-zero, which Gradescope shows the
@@ -176,8 +178,19 @@ def run(root, grade_args=()):
         if done.returncode != 0:
             return done.returncode
         results = json.loads(out.read_text())
-    write_json_atomic(results_path, results)
+    write_json_atomic(results_path, with_total_first(results))
     return 0
+
+
+def with_total_first(results):
+    """results with the assignment's total (report.totals_text: the autograded
+    points and the written questions', graded by hand) as the first line of
+    the text Gradescope shows above the tests."""
+    from ..report import totals_text
+    if not results.get('written'):
+        return results
+    output = results.get('output') or ''
+    return dict(results, output=totals_text(results) + ('\n\n' + output if output else ''))
 
 
 def main(argv=None):

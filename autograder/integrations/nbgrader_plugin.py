@@ -27,6 +27,13 @@ replaced by what submission.read_folder reads from submitted/ without
 following links (mirror_submitted_modules): a refused module becomes one
 whose import fails with the reason, which costs that module's items.
 
+The modules are graded, not the notebooks, as `grade`, grade-all and
+Gradescope grade them: the items of a notebook the student did not hand in
+(nbgrader gives all its cells 0) get the harness's scores in the gradebook
+(record_absent_notebooks), and zip_collect's extractor gives a submission of
+modules alone the released notebooks (ReleasedNotebooksExtractor), without
+which nbgrader would skip it.
+
 A graded cell with no item in the results, or an item whose points differ
 from the cell's, stops the submission with an error instead of recording a
 grade: nbgrader gives full points to a graded cell with no outputs, so a
@@ -44,24 +51,28 @@ nbgrader_config.py at the repository root installs all this.
 import hashlib
 import json
 import math
+import shutil
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor, Preprocessor
 from nbformat.v4 import new_markdown_cell, new_output
-from traitlets import Integer, List, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from nbgrader import utils
+from nbgrader.plugins import ExtractorPlugin
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
                                     Execute, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
 
+from ..course import COURSE
 from ..isolation.submission import PACKAGE, read_folder
 from ..results import RESULTS_NAME, check_results, write_json_atomic
 from ..rubric import load_rubric, student_modules
-from ..report import group_tests, lost_points_html
+from ..report import first_failure, group_tests, lost_points_html, not_written, reason
 
 
 DEFAULT_GRADER = 'autograder.harness:grade_submission'
+ASSIGNMENT = COURSE.assignment
 
 
 class ResultsDoNotFit(Exception):
@@ -174,8 +185,12 @@ def item_score(results, item_id, points):
 
 def item_messages(item_id, score, points, tests):
     """The stdout text of one graded cell: the item's score, then one line per
-    test, with the failure message under each failed test."""
-    lines = [f"{item_id}: {score:g} / {points:g} points from the course autograder's hidden tests"]
+    test, with the failure message under each failed test; for an item not
+    written yet, one line that says so instead of every test."""
+    head = f"{item_id}: {score:g} / {points:g} points from the course autograder's hidden tests"
+    if not_written(tests):
+        return f"{head}: not written yet ({reason(first_failure(tests))})\n"
+    lines = [head]
     for test in tests:
         passed = test['score'] >= test['max_score']
         # a test worth nothing was skipped (say, a CUDA-only test on a CPU machine)
@@ -209,6 +224,38 @@ def fill_grade_cells(nb, results):
     return nb
 
 
+def absent_notebook_items(submitted, rubric):
+    """{notebook stem: [item ids]} of the rubric's notebooks that the
+    submission folder `submitted` does not hold."""
+    absent = {}
+    for item_id, item in rubric.items():
+        if not (Path(submitted) / item.notebook).is_file():
+            absent.setdefault(Path(item.notebook).stem, []).append(item_id)
+    return absent
+
+
+def record_absent_notebooks(url, student, submitted, results):
+    """Record the harness's scores of the items whose notebook the student did
+    not hand in, in the gradebook at url; returns the notebook stems.
+
+    nbgrader's autograde gives every cell of a notebook not handed in 0
+    before it grades the others; this course grades the modules, not the
+    notebooks, so those items get what `grade`, grade-all and Gradescope
+    give them. The notebook's written answers stay 0: they were not handed in."""
+    from .gradebook import open_gradebook
+    absent = absent_notebook_items(submitted, load_rubric())
+    if not absent:
+        return []
+    with open_gradebook(url) as gb:
+        for notebook, item_ids in absent.items():
+            for item_id in item_ids:
+                grade = gb.find_grade(item_id, notebook, ASSIGNMENT, student)
+                grade.auto_score = item_score(results, item_id, float(grade.max_score))
+                grade.needs_manual_grade = False
+        gb.db.commit()
+    return sorted(absent)
+
+
 class HarnessGrades(Execute):
     """Autograde's Execute step for the assignments in `assignments`: fills the
     graded cells from the trusted harness (see the module docstring); other
@@ -237,6 +284,11 @@ class HarnessGrades(Execute):
                                      device=self.device, workers=self.workers)
         if results.get('warning'):
             self.log.warning("%s: %s", folder, results['warning'])
+        if submitted is not None:
+            info = resources['nbgrader']
+            for notebook in record_absent_notebooks(info['db_url'], info['student'], submitted, results):
+                self.log.info("%s: %s.ipynb not handed in: its items graded from the modules",
+                              info['student'], notebook)
         return fill_grade_cells(nb, results), resources
 
 
@@ -245,6 +297,9 @@ class LostPointsFirst(Preprocessor):
     notebook's items that lost points, with their reasons and links, before the
     items with full marks (folded). It reads the results.json that HarnessGrades
     saved beside the autograded notebooks; without one it adds nothing."""
+
+    # nbconvert's preprocessors are off unless enabled: on, or it never runs
+    enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb, resources):
         saved = Path(resources['metadata']['path']) / RESULTS_NAME
@@ -267,9 +322,43 @@ class LostPointsFirst(Preprocessor):
         return nb, resources
 
 
+class ReleasedNotebooksExtractor(ExtractorPlugin):
+    """zip_collect's extractor: nbgrader's, then the released notebooks added,
+    unanswered, to every extracted submission that holds modules but no
+    notebook. nbgrader grades notebooks and skips a student without one; the
+    course grades the modules, and `grade`, grade-all and Gradescope accept
+    them alone: with the released notebooks beside them, `nbgrader autograde`
+    grades the same modules the same way (the written answers: 0, not handed in)."""
+
+    def extract(self, archive_path, extracted_path):
+        super().extract(archive_path, extracted_path)
+        coursedir = self.parent.coursedir
+        release = Path(coursedir.format_path(coursedir.release_directory, '.', coursedir.assignment_id))
+        for submission in sorted(Path(extracted_path).iterdir()):
+            if submission.is_dir() and modules_without_notebooks(submission):
+                self.log.info("%s: modules but no notebook: the released notebooks stand in",
+                              submission.name)
+                for notebook in sorted(release.glob('*.ipynb')):
+                    shutil.copy(notebook, submission / notebook.name)
+
+
+def modules_without_notebooks(folder):
+    """Whether folder (and its subfolders) holds .py files and no notebook."""
+    files = [p for p in Path(folder).rglob('*') if p.is_file()]
+    return any(p.suffix == '.py' for p in files) and not any(p.suffix == '.ipynb' for p in files)
+
+
+class ClearHiddenTestsQuietly(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, which takes nbconvert's display_data_priority
+    setting as GetGrades does: stock ClearHiddenTests redefines it as no config
+    option, so every generate_feedback warned that the option is not recognized."""
+    display_data_priority = List(GetGrades.class_traits()['display_data_priority'].default_value,
+                                 config=True)
+
+
 # Autograde's stock autograde_preprocessors with Execute replaced.
 AUTOGRADE_PREPROCESSORS = [HarnessGrades, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 # GenerateFeedback's stock preprocessors with hidden-test regions removed, and
 # the notebook's lost points first.
-FEEDBACK_PREPROCESSORS = [ClearHiddenTests, GetGrades, LostPointsFirst, CSSHTMLHeaderPreprocessor]
+FEEDBACK_PREPROCESSORS = [ClearHiddenTestsQuietly, GetGrades, LostPointsFirst, CSSHTMLHeaderPreprocessor]
