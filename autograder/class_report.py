@@ -208,8 +208,7 @@ figure.hist figcaption { display: flex; justify-content: space-between; font-siz
 
 def student_link(student, grades_dir):
     """The student's id, linked to its feedback page when there is one."""
-    page = Path(grades_dir) / student / FEEDBACK_NAME
-    if grades_dir is not None and page.is_file():
+    if grades_dir is not None and (Path(grades_dir) / student / FEEDBACK_NAME).is_file():
         return f'<a href="{text(quote(student, safe="") + "/" + FEEDBACK_NAME)}">{text(student)}</a>'
     return text(student)
 
@@ -354,8 +353,12 @@ def write_class_report(out_dir, results_by_student, errors, sources=None, module
     found = None
     if sources is not None:
         from .rubric import student_modules
-        release = similarity.release_sources(modules or student_modules())
-        found = similarity.similar_pairs(sources, release, threshold, max_pairs=MAX_PAIRS)
+        try:
+            release = similarity.release_sources(modules or student_modules())
+        except OSError:          # a grader without the course's release: no similarity
+            release = None
+        if release is not None:
+            found = similarity.similar_pairs(sources, release, threshold, max_pairs=MAX_PAIRS)
     path = Path(out_dir) / CLASS_NAME
     write_text_atomic(path, render(results_by_student, errors, found, grades_dir=out_dir))
     return path

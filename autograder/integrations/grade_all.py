@@ -18,6 +18,7 @@ the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
     <student>/feedback.html  the student's feedback page
     <student>/error.txt      why the student could not be graded, if so
     scores.csv               one row per student: every item, the total, the error
+    class.html               the class page (autograder/class_report.py)
 
 then records every graded student's item scores in the nbgrader gradebook
 (--db-url, any SQLAlchemy URL; default the course's gradebook.db), once.
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import report
+from .. import class_report, report
 from ..course import COURSE
 from ..results import (RESULTS_NAME, check_results, read_results, write_json_atomic,
                       write_text_atomic)
@@ -276,6 +277,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
         from .gradebook import record_scores
         say(f"recording {len(graded)} students in the gradebook ...", flush=True)
         record_scores(db_url, graded, rubric, **({'notebooks_dir': notebooks_dir} if notebooks_dir else {}))
+    class_report.write_class_report(out_dir, graded, errors, class_report.graded_sources(entries, graded),
+                                    modules)
     return Summary(graded, errors, skipped, ignored, csv_path, stale, cpu_seconds)
 
 
