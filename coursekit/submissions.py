@@ -59,7 +59,8 @@ def local_names(tree):
 
 def rename_locals(source: str, prefix: str) -> str:
     """source with each function's local variables prefixed: the names
-    themselves and their uses in f-strings, never attributes or keyword arguments."""
+    themselves and their uses in f-strings, never attributes, keyword
+    arguments or the names of functions (a method `loss` with a local `loss`)."""
     spans = local_names(ast.parse(source))
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
 
@@ -74,7 +75,7 @@ def rename_locals(source: str, prefix: str) -> str:
         if tok.type == tokenize.OP:
             depth += tok.string in '([{'
             depth -= tok.string in ')]}'
-        if tok.type == tokenize.NAME and tok.string in names and before != '.' \
+        if tok.type == tokenize.NAME and tok.string in names and before not in ('.', 'def', 'class') \
                 and not (depth and after == '='):
             tok = tok._replace(string=prefix + tok.string)
         elif tok.type == tokenize.STRING and tok.string[:2].lower() in ('f"', "f'") and names:
