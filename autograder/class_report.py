@@ -24,6 +24,7 @@ Everything a student controls (ids, messages, code) goes through `text()`,
 the one escaping function, and never into a script, a style or a file name.
 """
 import base64
+import functools
 import io
 import re
 from collections import defaultdict
@@ -161,10 +162,15 @@ def incidents(results_by_student, errors):
 
 # ---------------------------------------------------------------- histograms
 
-def histogram(values, top, bins=10, width=1.6, height=0.45, color='#4c78a8', mark=None):
+def histogram(values, top, bins=10, width=1.6, height=0.45, mark=None):
     """A small histogram of values over [0, top] as a PNG data URI (matplotlib's
     Agg backend): bars only, no axes (the page labels them; axes would take
-    most of the drawing time)."""
+    most of the drawing time). Items scored alike share one drawing."""
+    return _histogram(tuple(sorted(values)), top, bins, width, height, mark)
+
+
+@functools.lru_cache(maxsize=256)
+def _histogram(values, top, bins, width, height, mark, color='#4c78a8'):
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib.figure import Figure
