@@ -555,19 +555,21 @@ MIAS_SOFTMAX = (
 
 def copies_class(root):
     """A class folder of three: ada (the solution); abe, ada's code with its
-    variables renamed and softmax's max shift left out; mia, who wrote her own
-    softmax_loss (no max shift either) and whose optim.py waits forever at
-    import (the rest is the release's stubs)."""
+    variables renamed and softmax's max shift left out; mia, who handed in two
+    modules only: layers.py with a softmax_loss of her own (no max shift
+    either; the rest the release's stubs) and an optim.py that waits forever
+    at import (a missing module fails its items at once: mia grades fast)."""
     from coursekit.samples import make_submission
     from coursekit.submissions import Append, RenameLocals, build_package
     make_submission('ada', RELEASE, SOLUTIONS / 'scratchnn', root / 'ada' / ga.ASSIGNMENT)
-    for student, source, edits in [
-            ('abe', SOLUTIONS, {m: [NO_MAX_SHIFT] * (m == 'layers') + [RenameLocals()] for m in MODULES}),
-            ('mia', RELEASE, {'layers': [MIAS_SOFTMAX],
-                              'optim': [Append('\nimport time\ntime.sleep(3600)   # until the plot shows\n')]})]:
-        folder = root / student / ga.ASSIGNMENT
-        shutil.copytree(RELEASE, folder)
-        build_package(folder / 'scratchnn', source / 'scratchnn', edits, modules=MODULES)
+    abe = root / 'abe' / ga.ASSIGNMENT
+    shutil.copytree(RELEASE, abe)
+    build_package(abe / 'scratchnn', SOLUTIONS / 'scratchnn',
+                  {m: [NO_MAX_SHIFT] * (m == 'layers') + [RenameLocals()] for m in MODULES}, modules=MODULES)
+    build_package(root / 'mia' / ga.ASSIGNMENT / 'scratchnn', RELEASE / 'scratchnn',
+                  {'layers': [MIAS_SOFTMAX],
+                   'optim': [Append('\nimport time\ntime.sleep(3600)   # until the plot shows\n')]},
+                  modules=['layers', 'optim'])
     return root
 
 
