@@ -106,7 +106,8 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         page = class_report.render(results, errors, found, grades_dir=Path(out))
     build, build_cpu = time.perf_counter() - start, time.process_time() - cpu
-    top = {(p.a, p.b) for p in found.pairs[:len(planted)]}
+    shown = {(p.a, p.b) for p in found.pairs}
+    above = int((found.scores >= found.threshold).sum())
     print(f"class of {args.students}: {len(found.scores)} pairs compared")
     print(f"similarity: {similar:.2f} s wall, {similar_cpu:.2f} s CPU (written code, fingerprints, "
           f"every pair; passages of the {len(found.pairs)} pairs shown)")
@@ -114,8 +115,9 @@ def main():
           f"reasons, HTML)")
     print(f"total:      {similar + build:.2f} s wall, {similar_cpu + build_cpu:.2f} s CPU; "
           f"page {len(page.encode()) / 1e6:.2f} MB")
-    print(f"planted near copies are the top {len(planted)} pairs: {top == set(planted)} "
-          f"(scores {', '.join(f'{p.score:.2f}' for p in found.pairs[:len(planted) + 2])})")
+    print(f"pairs above the threshold: {above}, the {len(planted)} planted near copies: "
+          f"{above == len(planted) and shown <= set(planted)} (top scores "
+          f"{', '.join(f'{p.score:.2f}' for p in found.pairs[:5])}; {len(shown)} pairs shown)")
 
 
 if __name__ == '__main__':
