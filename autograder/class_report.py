@@ -278,16 +278,16 @@ def marked(unit, spans):
 
 
 def pair_html(rank, pair, link):
-    sides = []
-    for p in pair.passages:
-        column = lambda units: ''.join(f'<pre>{marked(u, spans)}</pre>' for u, spans in units)
-        sides.append(f'<h4>{text(p.module)}.py</h4><div class="side"><div>{column(p.units_a)}</div>'
-                     f'<div>{column(p.units_b)}</div></div>')
+    """Two rows: the pair, its score and shares; below, its shared passages
+    side by side (folded), each module's units of both students."""
+    column = lambda units: ''.join(f'<pre>{marked(u, spans)}</pre>' for u, spans in units)
+    sides = ''.join(f'<h4>{text(p.module)}.py</h4><div class="side"><div>{column(p.units_a)}</div>'
+                    f'<div>{column(p.units_b)}</div></div>' for p in pair.passages)
     return (f'<tr class="pair"><td class="num">{rank}</td><td>{link(pair.a)}</td><td>{link(pair.b)}</td>'
-            f'<td class="num score">{pair.score:.2f}</td><td class="num">{pair.share_a:.2f} / {pair.share_b:.2f}</td>'
-            f'<td><details><summary>shared passages ({len(pair.passages)} modules)</summary>'
-            f'<div class="side"><b>{text(pair.a)}</b><b>{text(pair.b)}</b></div>{"".join(sides)}'
-            f'</details></td></tr>')
+            f'<td class="num score">{pair.score:.2f}</td><td class="num">{pair.share_a:.2f} / {pair.share_b:.2f}'
+            f'</td></tr><tr class="passages"><td></td><td colspan="4"><details><summary>shared passages, '
+            f'side by side ({len(pair.passages)} modules)</summary><div class="side"><b>{text(pair.a)}</b>'
+            f'<b>{text(pair.b)}</b></div>{sides}</details></td></tr>')
 
 
 def similarity_html(found, link):
@@ -308,7 +308,7 @@ def similarity_html(found, link):
     more = (f'<p class="note">{above - len(found.pairs)} more pairs are above the threshold: raise it '
             f'to see the most similar only.</p>' if above > len(found.pairs) else '')
     return (intro + picture + '<table id="pairs"><thead><tr><th>#</th><th>Student</th><th>Student</th>'
-            '<th>Score</th><th>Shares</th><th>Side by side</th></tr></thead><tbody>'
+            '<th>Score</th><th>Shares (of each one\'s written code)</th></tr></thead><tbody>'
             + rows + '</tbody></table>' + more)
 
 
