@@ -124,7 +124,7 @@ def written_units(source, release, given=None):
     given = dict(units(release)) if given is None else given
     try:
         return [text for key, text in units(source) if given.get(key) != text]
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):   # hostile code parses as text
         return changed_lines(source, release)
 
 

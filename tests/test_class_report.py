@@ -144,6 +144,8 @@ def test_a_submission_that_does_not_parse_is_compared_by_its_changed_lines():
                'max': package({'layers': broken}, source=RELEASE / 'scratchnn')}
     found = similarity.similar_pairs(sources, release, threshold=0.5)
     assert [(p.a, p.b) for p in found.pairs] == [('max', 'mia')]
+    nested = {'max': {'layers': own_softmax(release['layers']) + 'x = ' + '(' * 300 + ')' * 300 + '\n'}}
+    assert similarity.written_units(nested['max']['layers'], release['layers'])   # read as text
 
 
 def test_report_rebuilds_the_page_from_a_grades_folder(tmp_path, capsys):
