@@ -187,11 +187,19 @@ class Fingerprint:
         return np.unique(self.hashes)
 
 
+def copydetect_utils():
+    """copydetect.utils, imported with matplotlib on Agg (copydetect's package
+    imports pyplot: never a window, on any machine)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from copydetect import utils
+    return utils
+
+
 def fingerprint(code, boilerplate=None):
     """The Fingerprint of code, less the hashes in boilerplate (a sorted array)."""
-    from copydetect.utils import hashed_kgrams
     text, starts, ends = normalized(code)
-    hashes = np.asarray(hashed_kgrams(text, K), dtype=np.int64)
+    hashes = np.asarray(copydetect_utils().hashed_kgrams(text, K), dtype=np.int64)
     positions = np.arange(len(hashes))
     if boilerplate is not None and len(hashes):
         keep = ~np.isin(hashes, boilerplate)
@@ -258,9 +266,8 @@ def marked_units(code, spans):
 def shared_spans(mine, theirs):
     """The [start, end) spans of mine's code that theirs shares (copydetect's
     copied slices of the shared k-grams, mapped back to the code)."""
-    from copydetect.utils import get_copied_slices
     shared = np.isin(mine.hashes, theirs.unique)
-    slices = get_copied_slices(mine.positions[shared], K)
+    slices = copydetect_utils().get_copied_slices(mine.positions[shared], K)
     return [(int(mine.starts[s]), int(mine.ends[e - 1])) for s, e in np.asarray(slices, dtype=np.int64).T]
 
 
