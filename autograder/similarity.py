@@ -37,6 +37,7 @@ Nothing here runs student code: the sources are read as text.
 import ast
 import builtins
 import difflib
+import functools
 import io
 import keyword
 import tokenize
@@ -50,7 +51,8 @@ DEFAULT_THRESHOLD = 0.5
 # Between two units of code: K characters once normalized ('pass;' x 6), so
 # that no fingerprint spans two units and unit order or neighbours never count.
 SEPARATOR = 'pass; ' * 6 + '\n'
-BUILTINS = frozenset(dir(builtins))
+KEPT_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)   # as written, like operators
+DEFINED = {'def': 'F', 'class': 'O'}     # the letter of a name defined after these keywords
 
 
 @dataclass
@@ -147,13 +149,14 @@ def normalized(code):
     as written; spaces and comments gone. Character i of text comes from
     code[starts[i]:ends[i]]. Code that does not tokenize to its end is read
     up to where it stops."""
-    line_starts = np.cumsum([0] + [len(line) for line in code.splitlines(keepends=True)])
-    out, starts, ends, previous = [], [], [], ''
+    line_starts = [0]
+    for line in code.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+    words, starts, ends, previous = [], [], [], ''
     try:
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
             if tok.type == tokenize.NAME:
-                word = tok.string if keyword.iskeyword(tok.string) or tok.string in BUILTINS else \
-                    {'def': 'F', 'class': 'O'}.get(previous, 'V')
+                word = tok.string if tok.string in KEPT_NAMES else DEFINED.get(previous, 'V')
             elif tok.type == tokenize.STRING:
                 word = 'S'
             elif tok.type in (tokenize.NUMBER, tokenize.OP):
@@ -161,14 +164,14 @@ def normalized(code):
             else:
                 continue
             previous = tok.string
-            start = line_starts[tok.start[0] - 1] + tok.start[1]
-            end = line_starts[tok.end[0] - 1] + tok.end[1]
-            out.append(word)
-            starts += [start] * len(word)
-            ends += [end] * len(word)
+            words.append(word)
+            starts.append(line_starts[tok.start[0] - 1] + tok.start[1])
+            ends.append(line_starts[tok.end[0] - 1] + tok.end[1])
     except (tokenize.TokenError, SyntaxError):
         pass
-    return ''.join(out), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    lengths = [len(word) for word in words]
+    return (''.join(words), np.repeat(np.array(starts, dtype=np.int64), lengths),
+            np.repeat(np.array(ends, dtype=np.int64), lengths))
 
 
 @dataclass
@@ -210,7 +213,12 @@ def fingerprint(code, boilerplate=None):
 def boilerplate_hashes(release):
     """The fingerprints of the release's modules, all of them together: of
     each module, and of its units one by one (as students' code is read)."""
-    prints = [fingerprint(text).hashes for source in release.values()
+    return _boilerplate(tuple(sorted(release.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _boilerplate(release):
+    prints = [fingerprint(text).hashes for _, source in release
               for text in (source, document(text for _, text in units(source)))]
     return np.unique(np.concatenate(prints)) if prints else np.array([], dtype=np.int64)
 
