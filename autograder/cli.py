@@ -2,6 +2,7 @@
 
     python -m autograder grade SUBMISSION [--json results.json]
     python -m autograder grade-all SUBMISSIONS_DIR [--workers N | --scheduler ADDRESS]
+    python -m autograder report GRADES [--submissions DIR] [--threshold T]
     python -m autograder check-workers --scheduler ADDRESS
     python -m autograder gradescope-zip OUT.zip
     python -m autograder rubric [--check]
@@ -115,6 +116,31 @@ def add_grade_all(subparsers):
     parser.set_defaults(handler=grade_all.run)
 
 
+def class_page(args):
+    """Rebuild GRADES/class.html from the results there (and the submitted code)."""
+    from .class_report import rebuild
+    if not args.grades.is_dir():
+        print(f"error: {args.grades} is not a folder of grades (grade-all's output)", file=sys.stderr)
+        return 2
+    path = rebuild(args.grades, args.submissions, args.threshold)
+    print(f"class report written to {path}")
+    return 0
+
+
+def add_report(subparsers):
+    from .similarity import DEFAULT_THRESHOLD
+    parser = subparsers.add_parser(
+        'report', help="rebuild the class page (GRADES/class.html) from grade-all's results")
+    parser.add_argument('grades', type=Path, metavar='GRADES', help="grade-all's output folder")
+    parser.add_argument('--submissions', type=Path, default=None, metavar='DIR',
+                        help='the class folder that was graded, for the similar submissions '
+                             '(default: the `submitted` folder beside GRADES, when there is one)')
+    parser.add_argument('--threshold', type=float, default=DEFAULT_THRESHOLD, metavar='T',
+                        help='list the pairs of students whose code similarity is at least T, '
+                             f'between 0 and 1 (default {DEFAULT_THRESHOLD})')
+    parser.set_defaults(handler=class_page)
+
+
 def rubric(args):
     """Write autograder/rubric.toml from the suites' marks and the solution
     notebooks (or, with --check, say whether the committed one is current)."""
@@ -155,6 +181,7 @@ def build_parser():
     add_grade_all(subparsers)
     add_check_workers(subparsers)
     add_gradescope_zip(subparsers)
+    add_report(subparsers)
     add_rubric(subparsers)
     return parser
 

@@ -9,6 +9,7 @@ on a `dask scheduler` with `dask worker`s started as processes.
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -599,19 +600,96 @@ def same_scores(results, alone):
         [(t['name'], t['score']) for t in alone['tests']]
 
 
-@pytest.mark.slow
-def test_a_local_cluster_grades_like_grade(tmp_path):
-    subs = sample_class(tmp_path / 'submitted', ['ada', 'cy'])
-    out = tmp_path / 'grades'
+NO_MAX_SHIFT = ('shifted = x - x.max(dim=1, keepdim=True).values', 'shifted = x')
+MIAS_SOFTMAX = (
+    '    # YOUR CODE HERE\n    raise NotImplementedError("Implement softmax_loss in scratchnn/layers.py")\n',
+    '    num = x.shape[0]\n    e = torch.exp(x)\n    p = e / e.sum(1, keepdim=True)\n'
+    '    loss = -torch.log(p[torch.arange(num), y]).sum() / num\n    dx = p.clone()\n'
+    '    dx[torch.arange(num), y] = dx[torch.arange(num), y] - 1\n    dx = dx / num\n')
+
+
+def copies_class(root):
+    """A class folder of three: ada (the solution); abe, ada's code with its
+    variables renamed and softmax's max shift left out; mia, who handed in two
+    modules only: layers.py with a softmax_loss of her own (no max shift
+    either; the rest the release's stubs) and an optim.py that waits forever
+    at import (a missing module fails its items at once: mia grades fast)."""
+    from coursekit.samples import make_submission
+    from coursekit.submissions import Append, RenameLocals, build_package
+    make_submission('ada', RELEASE, SOLUTIONS / 'scratchnn', root / 'ada' / ga.ASSIGNMENT)
+    abe = root / 'abe' / ga.ASSIGNMENT
+    shutil.copytree(RELEASE, abe)
+    build_package(abe / 'scratchnn', SOLUTIONS / 'scratchnn',
+                  {m: [NO_MAX_SHIFT] * (m == 'layers') + [RenameLocals()] for m in MODULES}, modules=MODULES)
+    build_package(root / 'mia' / ga.ASSIGNMENT / 'scratchnn', RELEASE / 'scratchnn',
+                  {'layers': [MIAS_SOFTMAX],
+                   'optim': [Append('\nimport time\ntime.sleep(3600)   # until the plot shows\n')]},
+                  modules=['layers', 'optim'])
+    return root
+
+
+@pytest.fixture(scope='module')
+def graded_copies(tmp_path_factory):
+    """copies_class graded by `python -m autograder grade-all` on two workers:
+    (submissions folder, grades folder)."""
+    tmp = tmp_path_factory.mktemp('copies')
+    subs, out = copies_class(tmp / 'submitted'), tmp / 'grades'
     proc = subprocess.run([sys.executable, '-m', 'autograder', 'grade-all', str(subs), '--workers',
                            '2', '--out', str(out), '--no-db'], cwd=REPO, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    alone = {s: grade_alone(subs / s / ga.ASSIGNMENT, tmp_path / f'{s}.json') for s in ('ada', 'cy')}
+    return subs, out
+
+
+@pytest.mark.slow
+def test_a_local_cluster_grades_like_grade(graded_copies, tmp_path):
+    subs, out = graded_copies
+    alone = {s: grade_alone(subs / s / ga.ASSIGNMENT, tmp_path / f'{s}.json') for s in ('ada', 'abe')}
     for student, grading in alone.items():
         assert grading.wait(timeout=900) == 0, grading.stderr.read()
         same_scores(results_of(out, student), json.loads((tmp_path / f'{student}.json').read_text()))
-    assert results_of(out, 'ada')['score'] == 100 and results_of(out, 'cy')['score'] < 100
+    assert results_of(out, 'ada')['score'] == 100 and results_of(out, 'abe')['score'] < 100
+
+
+def browser_dom(page, tmp_path):
+    """The DOM of page after headless Chromium loaded it, with, on <body>,
+    data-images: how many of its images the browser decoded (a script added to
+    a copy of the page, for the test only: the page itself has none)."""
+    from test_pipeline import HEADLESS, chromium
+    probe = ("<script>addEventListener('load', () => document.body.dataset.images = "
+             "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length)</script>")
+    copy = page.with_name('probe-' + page.name)
+    copy.write_text(page.read_text().replace('</body>', probe + '</body>'))
+    return subprocess.run([chromium(), *HEADLESS, f'--user-data-dir={tmp_path / "profile"}',
+                           '--virtual-time-budget=5000', '--dump-dom', copy.as_uri()],
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.slow
+def test_the_class_page_in_a_browser(graded_copies, tmp_path):
+    """grades/class.html, drawn by headless Chromium: every histogram decoded,
+    the softmax mistake one reason of two students, mia's time-out listed,
+    ada and abe the one similar pair."""
+    from test_pipeline import chromium
+    if chromium() is None:
+        pytest.skip("Chromium is not installed (.ci/run installs it)")
+    subs, out = graded_copies
+    page = out / 'class.html'
+    dom = browser_dom(page, tmp_path)
+    images = page.read_text().count('<img ')
+    assert images == 1 + len(ITEMS) + 1                 # the totals, each item, the pairs' scores
+    assert f'data-images="{images}"' in dom
+    reasons = re.findall(r'<tr class="reason"><td>softmax_loss</td>.*?</tr>', dom)
+    assert reasons, "softmax_loss lost points for a reason"
+    first = reasons[0]
+    assert '<td class="num count">2</td>' in first
+    assert '<a href="abe/feedback.html">abe</a>' in first and '<a href="mia/feedback.html">mia</a>' in first
+    incidents = dom[dom.index('<table id="incidents">'):dom.index('</table>', dom.index('<table id="incidents">'))]
+    assert re.search(r'mia</a></td><td>ran out of time</td><td>sgd, ', incidents)
+    assert 'did not finish within' in incidents and '>ada<' not in incidents and '>abe<' not in incidents
+    pairs = re.findall(r'<tr class="pair"><td class="num">\d+</td><td>(.*?)</td><td>(.*?)</td>', dom)
+    assert pairs == [('<a href="abe/feedback.html">abe</a>', '<a href="ada/feedback.html">ada</a>')]
+    assert '<mark>' in dom and 'my_shifted' in dom
 
 
 def dask_process(*args, cwd=REPO, env=None):

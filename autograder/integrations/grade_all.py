@@ -19,6 +19,7 @@ the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
     <student>/error.txt      why the student could not be graded, if so
     scores.csv               one row per student: every item, the written questions
                              (pending), the total and its maximum, the error
+    class.html               the class page (autograder/class_report.py)
 
 (<student> is the id made a folder name that no class file can have:
 text.folder_name, with CLASS_FILE_SUFFIXES.)
@@ -55,7 +56,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import report, text
+from .. import class_report, report, text
 from ..course import COURSE
 from ..results import (RESULTS_NAME, check_results, course_total, read_results, write_json_atomic,
                       write_text_atomic)
@@ -299,6 +300,8 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
         from .gradebook import record_scores
         say(f"recording {len(graded)} students in the gradebook ...", flush=True)
         record_scores(db_url, graded, rubric, **({'notebooks_dir': notebooks_dir} if notebooks_dir else {}))
+    class_report.write_class_report(out_dir, graded, errors, class_report.graded_sources(entries, graded),
+                                    modules)
     return Summary(graded, errors, skipped, ignored, csv_path, stale, cpu_seconds)
 
 
