@@ -23,8 +23,8 @@ Limits on each child: wall-clock time per request (parent side), memory
 space), the size of any file it writes (RLIMIT_FSIZE, so its captured
 stdout/stderr log is capped), no core dumps; it runs in its own session and
 its whole process group is killed when it is done, hangs or crashes. Inside,
-before any student code, a seccomp filter lets it signal only itself
-(seccomp.py) and autograd and torch's layers are locked away (lockdown.py).
+before any student code, a seccomp filter allows only the system calls it
+needs and none that reaches another process (seccomp.py), and autograd and torch's layers are locked away (lockdown.py).
 
 One budget for the whole submission (cgroups.py), where control groups
 work: every process any child starts is in one group limiting memory (RAM
@@ -74,6 +74,7 @@ import zlib
 from pathlib import Path
 
 from . import cgroups
+from .child import CUDA_ENV
 from ..course import COURSE
 from ..rubric import student_modules
 from .student import Student, StudentError
@@ -249,7 +250,8 @@ def cgroup_warning(why):
 
 def seccomp_warning():
     return ("WARNING: the seccomp filter could not be installed on this platform; student "
-            "code could signal other processes of its user.")
+            "code could make any system call, and signal, limit or reach other processes "
+            "of its user.")
 
 
 # ---------------------------------------------------------------- one child
@@ -283,8 +285,10 @@ def child_env(device):
     env = {'PATH': '/usr/bin:/bin', 'HOME': '/tmp', 'LANG': 'C.UTF-8', 'PYTHONHASHSEED': '0',
            'PYTHONDONTWRITEBYTECODE': '1', 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
            'OPENBLAS_NUM_THREADS': '1', 'TQDM_DISABLE': '1', 'MPLBACKEND': 'Agg'}
-    if device and str(device).startswith('cuda') and 'CUDA_VISIBLE_DEVICES' in os.environ:
-        env['CUDA_VISIBLE_DEVICES'] = os.environ['CUDA_VISIBLE_DEVICES']
+    if device and str(device).startswith('cuda'):
+        env[CUDA_ENV] = '1'     # the seccomp filter lets the CUDA driver work (seccomp.py)
+        if 'CUDA_VISIBLE_DEVICES' in os.environ:
+            env['CUDA_VISIBLE_DEVICES'] = os.environ['CUDA_VISIBLE_DEVICES']
     return env
 
 
