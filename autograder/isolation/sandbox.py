@@ -101,6 +101,12 @@ ITEM_TIME_BUDGET = 30.0
 SUBMISSION_TIME_BUDGET = 300.0
 MEMORY_BYTES = 4 << 30     # address space (or data) limit per child
 OUTPUT_BYTES = 16 << 20    # largest file a child may write (its log included)
+# Bytes that all of a submission's processes together may leave in the
+# grader's temporary folder: the logs of all its children (and, without
+# bwrap, what they write into the assembled folder, their working directory).
+# A limit per file alone would let a module that dies after each call fill
+# the disk one fresh log at a time.
+SUBMISSION_OUTPUT_BYTES = 64 << 20
 TMP_BYTES = 64 << 20       # size of the sandbox's private /tmp, and of its /dev/shm
 # One submission's control group: all its processes together.
 SUBMISSION_MEMORY_BYTES = 6 << 30
@@ -268,14 +274,14 @@ class ChildTimeout(Exception):
     pass
 
 
-def _limits(memory_bytes, memory_resource, group, memory_group):
+def _limits(memory_bytes, memory_resource, group, memory_group, output_bytes=OUTPUT_BYTES):
     """preexec_fn: the submission's control group (if any, with the child's own
     memory sub-group) and resource limits for the child (and bwrap in front of it)."""
     def apply():
         if group is not None:
             group.join(memory_group)
         resource.setrlimit(memory_resource, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_BYTES, OUTPUT_BYTES))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
 
@@ -295,7 +301,8 @@ def child_env(device):
 class Child:
     """One child process and its channel. Starts at once; ready() waits for it."""
 
-    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None):
+    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None,
+                 output_bytes=OUTPUT_BYTES):
         cuda = bool(device) and str(device).startswith('cuda')
         inner_root = SANDBOX_ROOT if use_bwrap else str(root)
         cmd = [PYTHON, '-I', '-B', '-c', BOOT.format(root=inner_root)]
@@ -310,7 +317,8 @@ class Child:
                 cwd=tempfile.gettempdir() if use_bwrap else str(root), env=child_env(device),
                 start_new_session=True,
                 preexec_fn=_limits(memory_bytes, memory_resource, group,
-                                   group.child_memory(memory_bytes) if group else None))
+                                   group.child_memory(memory_bytes) if group else None,
+                                   output_bytes))
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
         self._buffer = b''
@@ -386,6 +394,10 @@ class Child:
         data, self._buffer = self._buffer[protocol.HEADER.size:end], self._buffer[end:]
         try:
             message = protocol.loads(data)
+        except protocol.TooLarge as e:
+            raise ChildDied('bad_output', f"sent back too much: {e}") from None
+        except protocol.BadTensor as e:
+            raise ChildDied('bad_output', f"sent back {e}") from None
         except Exception as e:  # not plain data: refused, never unpickled
             raise ChildDied('bad_output', f"sent back something other than tensors, numbers, "
                                           f"strings and containers of them ({type(e).__name__})")
@@ -483,11 +495,13 @@ class Zygote:
             self.pids |= _descendants(self.proc.pid)
         return self
 
-    def fork(self, channel_fd, log_fd, memory_bytes):
-        """A new child serving channel_fd, writing to log_fd: (pid inside, host pid)."""
+    def fork(self, channel_fd, log_fd, memory_bytes, output_bytes):
+        """A new child serving channel_fd, writing to log_fd, no file of it over
+        output_bytes: (pid inside, host pid)."""
         self.ready()
         answer = self._call({'op': 'fork', 'memory_bytes': memory_bytes,
-                             'memory_resource': self.memory_resource}, fds=(channel_fd, log_fd))
+                             'memory_resource': self.memory_resource,
+                             'output_bytes': output_bytes}, fds=(channel_fd, log_fd))
         if 'error' in answer:
             raise ChildDied('crash', f"no process could be started for it ({answer['error']}): "
                                      f"the submission's processes are at their limit")
@@ -517,12 +531,12 @@ class Zygote:
 class ForkedChild(Child):
     """A child forked by the Zygote: same channel and limits as Child, started in milliseconds."""
 
-    def __init__(self, zygote, log_path, *, memory_bytes, group=None):
+    def __init__(self, zygote, log_path, *, memory_bytes, group=None, output_bytes=OUTPUT_BYTES):
         self.zygote, self.log_path = zygote, Path(log_path)
         ours, theirs = socket.socketpair()
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            self.pid, self.host_pid = zygote.fork(theirs.fileno(), log, memory_bytes)
+            self.pid, self.host_pid = zygote.fork(theirs.fileno(), log, memory_bytes, output_bytes)
         finally:
             theirs.close()
             os.close(log)
@@ -595,6 +609,29 @@ def _host_pid(candidates_root, pid):
             except (OSError, ValueError):
                 continue
     return None
+
+
+def _disk_bytes(path):
+    """The disk space path takes (a sparse file takes only what it holds)."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def _folder_bytes(folder):
+    """The disk space of everything in folder, links not followed."""
+    total, todo = 0, [folder]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    total += _disk_bytes(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            continue
+    return total
 
 
 def _parent(pid):
@@ -691,6 +728,8 @@ class SandboxedStudent(Student):
         # (the zygote's start included), and each child's requests.
         self.timings = {'start': 0.0, 'modules': {}}
         self._broken = {}        # module -> the StudentError its import gave
+        self._retired_output = 0     # bytes in the logs of retired children
+        self._output_over = False    # the submission's output budget is spent
         self._zygote = Zygote(self.root, self.logs / 'zygote.log', use_bwrap=self.use_bwrap,
                               device=device, memory_bytes=memory_bytes,
                               group=self.group) if start == 'fork' else None
@@ -717,12 +756,16 @@ class SandboxedStudent(Student):
 
     def _start(self):
         self._serial += 1
+        # No file of the new child may outgrow what is left of the submission's output.
+        output_bytes = max(0, min(OUTPUT_BYTES, SUBMISSION_OUTPUT_BYTES - self._output_used()))
         if self._zygote is not None:
             return self._serial, ForkedChild(self._zygote, self.logs / f'child-{self._serial}.log',
-                                             memory_bytes=self.memory_bytes, group=self.group)
+                                             memory_bytes=self.memory_bytes, group=self.group,
+                                             output_bytes=output_bytes)
         return self._serial, Child(self.root, self.logs / f'child-{self._serial}.log',
                                    use_bwrap=self.use_bwrap, device=self.device,
-                                   memory_bytes=self.memory_bytes, group=self.group)
+                                   memory_bytes=self.memory_bytes, group=self.group,
+                                   output_bytes=output_bytes)
 
     def _fill_spares(self):
         while len(self._waiting) < self.spares:
@@ -754,6 +797,36 @@ class SandboxedStudent(Student):
         serial, child = self._children.pop(key)
         child.kill()
         self._retired.append((serial, child))
+        self._retired_output += _disk_bytes(child.log_path)   # it writes no more
+
+    def _output_used(self):
+        """Bytes the submission's processes hold in the grader's temporary folder:
+        every child's log and, without bwrap, what lies in the assembled folder
+        (their working directory: the only place they write there by default)."""
+        live = [child.log_path for _, child in list(self._children.values()) + self._waiting]
+        if self._zygote is not None:
+            live.append(self._zygote.log_path)
+        used = self._retired_output + sum(map(_disk_bytes, live))
+        return used if self.use_bwrap else used + _folder_bytes(self.root)
+
+    def _output_spent(self, what):
+        """A StudentError saying the submission's output budget is spent."""
+        error = StudentError('output', f"{what}: the submission's processes together wrote "
+                                       f"more than {SUBMISSION_OUTPUT_BYTES >> 20} MB (printed "
+                                       f"output{'' if self.use_bwrap else ' and files'}); no "
+                                       f"more of its code runs")
+        error.budget = True
+        return error
+
+    def _check_output(self, what):
+        """Past the submission's output budget: stop every child (they write no
+        more) and raise for this request; every later one fails at once."""
+        if not self._output_over and self._output_used() <= SUBMISSION_OUTPUT_BYTES:
+            return
+        self._output_over = True
+        for key in list(self._children):
+            self._retire(key)
+        raise self._output_spent(what)
 
     def _key(self, message):
         """Which child serves message: the owner of its references, else its module."""
@@ -831,10 +904,16 @@ class SandboxedStudent(Student):
         if key in self._broken:
             e = self._broken[key]
             raise StudentError(e.kind, str(e))
-        self._time_left(self._describe(message))
-        if key not in self._children:
-            self._check_import(key, timeout)
-        return self._request(key, message, timeout, self._describe(message))
+        what = self._describe(message)
+        self._time_left(what)
+        if self._output_over:
+            raise self._output_spent(f"{what} was not run")
+        try:
+            if key not in self._children:
+                self._check_import(key, timeout)
+            return self._request(key, message, timeout, what)
+        finally:
+            self._check_output(what)
 
     def _time_left(self, what):
         """(seconds, which budget) left for a request; raises StudentError when none is."""
