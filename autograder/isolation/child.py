@@ -177,7 +177,7 @@ def _control_send(control, message):
     control.send(json.dumps(message).encode())
 
 
-def _child(channel_fd, log_fd, memory_bytes, memory_resource, output_bytes):
+def _child(channel_fd, log_fd, memory_bytes, memory_resource):
     """In a freshly forked child: confine it and serve its channel. Never returns."""
     code = 0
     try:
@@ -188,8 +188,6 @@ def _child(channel_fd, log_fd, memory_bytes, memory_resource, output_bytes):
         os.dup2(log_fd, 2)
         os.close(log_fd)
         resource.setrlimit(memory_resource, (memory_bytes, memory_bytes))
-        # What is left of the submission's output budget (sandbox.SUBMISSION_OUTPUT_BYTES).
-        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
         confined = _confine()
         random.seed(os.getpid())
         reader = os.fdopen(channel_fd, 'rb', buffering=0)
@@ -209,9 +207,8 @@ def zygote(package, given_modules, trusted_modules):
     """One process per submission that forks the children (see the module docstring).
 
     Control: a SOCK_SEQPACKET socket on fd 0; each message is one JSON object.
-    {'op': 'fork', 'memory_bytes': n, 'memory_resource': 'AS'|'DATA',
-    'output_bytes': largest file it may write} with two fds (the child's
-    channel, its log) -> {'pid': pid in this PID namespace}
+    {'op': 'fork', 'memory_bytes': n, 'memory_resource': 'AS'|'DATA'} with two
+    fds (the child's channel, its log) -> {'pid': pid in this PID namespace}
     or {'error': why} (fork failed);
     {'op': 'wait', 'pid': p, 'timeout': s} -> {'status': waitpid status or None};
     {'op': 'modules'} -> {'modules': the names in its sys.modules}.
@@ -253,8 +250,7 @@ def zygote(package, given_modules, trusted_modules):
             if pid == 0:
                 control.close()
                 _child(fds[0], fds[1], message['memory_bytes'],
-                       getattr(resource, f"RLIMIT_{message['memory_resource']}"),
-                       message['output_bytes'])
+                       getattr(resource, f"RLIMIT_{message['memory_resource']}"))
             if pid:
                 forked.add(pid)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])

@@ -105,8 +105,10 @@ OUTPUT_BYTES = 16 << 20    # largest file a child may write (its log included)
 # grader's temporary folder: the logs of all its children (and, without
 # bwrap, what they write into the assembled folder, their working directory).
 # A limit per file alone would let a module that dies after each call fill
-# the disk one fresh log at a time.
+# the disk one fresh log at a time. Past it, the call that went over fails
+# and the logs of the children already gone are cut to their start.
 SUBMISSION_OUTPUT_BYTES = 64 << 20
+KEPT_LOG_BYTES = 4096      # what stays of such a log: the start, which the feedback shows
 TMP_BYTES = 64 << 20       # size of the sandbox's private /tmp, and of its /dev/shm
 # One submission's control group: all its processes together.
 SUBMISSION_MEMORY_BYTES = 6 << 30
@@ -274,14 +276,14 @@ class ChildTimeout(Exception):
     pass
 
 
-def _limits(memory_bytes, memory_resource, group, memory_group, output_bytes=OUTPUT_BYTES):
+def _limits(memory_bytes, memory_resource, group, memory_group):
     """preexec_fn: the submission's control group (if any, with the child's own
     memory sub-group) and resource limits for the child (and bwrap in front of it)."""
     def apply():
         if group is not None:
             group.join(memory_group)
         resource.setrlimit(memory_resource, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_BYTES, OUTPUT_BYTES))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
 
@@ -301,8 +303,7 @@ def child_env(device):
 class Child:
     """One child process and its channel. Starts at once; ready() waits for it."""
 
-    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None,
-                 output_bytes=OUTPUT_BYTES):
+    def __init__(self, root, log_path, *, use_bwrap, device, memory_bytes, group=None):
         cuda = bool(device) and str(device).startswith('cuda')
         inner_root = SANDBOX_ROOT if use_bwrap else str(root)
         cmd = [PYTHON, '-I', '-B', '-c', BOOT.format(root=inner_root)]
@@ -317,8 +318,7 @@ class Child:
                 cwd=tempfile.gettempdir() if use_bwrap else str(root), env=child_env(device),
                 start_new_session=True,
                 preexec_fn=_limits(memory_bytes, memory_resource, group,
-                                   group.child_memory(memory_bytes) if group else None,
-                                   output_bytes))
+                                   group.child_memory(memory_bytes) if group else None))
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
         self._buffer = b''
@@ -495,13 +495,11 @@ class Zygote:
             self.pids |= _descendants(self.proc.pid)
         return self
 
-    def fork(self, channel_fd, log_fd, memory_bytes, output_bytes):
-        """A new child serving channel_fd, writing to log_fd, no file of it over
-        output_bytes: (pid inside, host pid)."""
+    def fork(self, channel_fd, log_fd, memory_bytes):
+        """A new child serving channel_fd, writing to log_fd: (pid inside, host pid)."""
         self.ready()
         answer = self._call({'op': 'fork', 'memory_bytes': memory_bytes,
-                             'memory_resource': self.memory_resource,
-                             'output_bytes': output_bytes}, fds=(channel_fd, log_fd))
+                             'memory_resource': self.memory_resource}, fds=(channel_fd, log_fd))
         if 'error' in answer:
             raise ChildDied('crash', f"no process could be started for it ({answer['error']}): "
                                      f"the submission's processes are at their limit")
@@ -531,12 +529,12 @@ class Zygote:
 class ForkedChild(Child):
     """A child forked by the Zygote: same channel and limits as Child, started in milliseconds."""
 
-    def __init__(self, zygote, log_path, *, memory_bytes, group=None, output_bytes=OUTPUT_BYTES):
+    def __init__(self, zygote, log_path, *, memory_bytes, group=None):
         self.zygote, self.log_path = zygote, Path(log_path)
         ours, theirs = socket.socketpair()
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            self.pid, self.host_pid = zygote.fork(theirs.fileno(), log, memory_bytes, output_bytes)
+            self.pid, self.host_pid = zygote.fork(theirs.fileno(), log, memory_bytes)
         finally:
             theirs.close()
             os.close(log)
@@ -617,6 +615,15 @@ def _disk_bytes(path):
         return os.stat(path, follow_symlinks=False).st_blocks * 512
     except OSError:
         return 0
+
+
+def _cut(path, size):
+    """Cut the file at path to its first size bytes (if it is longer)."""
+    try:
+        if os.stat(path, follow_symlinks=False).st_size > size:
+            os.truncate(path, size)
+    except OSError:
+        pass
 
 
 def _folder_bytes(folder):
@@ -729,7 +736,6 @@ class SandboxedStudent(Student):
         self.timings = {'start': 0.0, 'modules': {}}
         self._broken = {}        # module -> the StudentError its import gave
         self._retired_output = 0     # bytes in the logs of retired children
-        self._output_over = False    # the submission's output budget is spent
         self._zygote = Zygote(self.root, self.logs / 'zygote.log', use_bwrap=self.use_bwrap,
                               device=device, memory_bytes=memory_bytes,
                               group=self.group) if start == 'fork' else None
@@ -756,16 +762,12 @@ class SandboxedStudent(Student):
 
     def _start(self):
         self._serial += 1
-        # No file of the new child may outgrow what is left of the submission's output.
-        output_bytes = max(0, min(OUTPUT_BYTES, SUBMISSION_OUTPUT_BYTES - self._output_used()))
         if self._zygote is not None:
             return self._serial, ForkedChild(self._zygote, self.logs / f'child-{self._serial}.log',
-                                             memory_bytes=self.memory_bytes, group=self.group,
-                                             output_bytes=output_bytes)
+                                             memory_bytes=self.memory_bytes, group=self.group)
         return self._serial, Child(self.root, self.logs / f'child-{self._serial}.log',
                                    use_bwrap=self.use_bwrap, device=self.device,
-                                   memory_bytes=self.memory_bytes, group=self.group,
-                                   output_bytes=output_bytes)
+                                   memory_bytes=self.memory_bytes, group=self.group)
 
     def _fill_spares(self):
         while len(self._waiting) < self.spares:
@@ -809,24 +811,24 @@ class SandboxedStudent(Student):
         used = self._retired_output + sum(map(_disk_bytes, live))
         return used if self.use_bwrap else used + _folder_bytes(self.root)
 
-    def _output_spent(self, what):
-        """A StudentError saying the submission's output budget is spent."""
-        error = StudentError('output', f"{what}: the submission's processes together wrote "
-                                       f"more than {SUBMISSION_OUTPUT_BYTES >> 20} MB (printed "
-                                       f"output{'' if self.use_bwrap else ' and files'}); no "
-                                       f"more of its code runs")
-        error.budget = True
-        return error
-
-    def _check_output(self, what):
-        """Past the submission's output budget: stop every child (they write no
-        more) and raise for this request; every later one fails at once."""
-        if not self._output_over and self._output_used() <= SUBMISSION_OUTPUT_BYTES:
+    def _check_output(self, key, what):
+        """Past the submission's output budget: key's child (the one that ran, so
+        the one that wrote) goes, the logs of every child gone are cut to their
+        start, and this request fails. Without bwrap, files the student's code
+        left in the assembled folder stay: then every later request fails too."""
+        if self._output_used() <= SUBMISSION_OUTPUT_BYTES:
             return
-        self._output_over = True
-        for key in list(self._children):
+        if key in self._children:
             self._retire(key)
-        raise self._output_spent(what)
+        for _, child in self._retired:
+            _cut(child.log_path, KEPT_LOG_BYTES)
+        self._retired_output = sum(_disk_bytes(child.log_path) for _, child in self._retired)
+        error = StudentError('output', f"{what}: the submission's processes wrote more than "
+                                       f"{SUBMISSION_OUTPUT_BYTES >> 20} MB in all (printed "
+                                       f"output{'' if self.use_bwrap else ' and files'}); the "
+                                       f"output was cut")
+        error.budget = True   # not the module's import failing: it may run again
+        raise error
 
     def _key(self, message):
         """Which child serves message: the owner of its references, else its module."""
@@ -906,14 +908,12 @@ class SandboxedStudent(Student):
             raise StudentError(e.kind, str(e))
         what = self._describe(message)
         self._time_left(what)
-        if self._output_over:
-            raise self._output_spent(f"{what} was not run")
         try:
             if key not in self._children:
                 self._check_import(key, timeout)
             return self._request(key, message, timeout, what)
         finally:
-            self._check_output(what)
+            self._check_output(key, what)
 
     def _time_left(self, what):
         """(seconds, which budget) left for a request; raises StudentError when none is."""
