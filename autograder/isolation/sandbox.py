@@ -32,6 +32,14 @@ files in tmpfs and memfd included), the number of processes and CPU time;
 before each test, every process of the group that is not a child we
 started (a background process left by student code) is killed from here.
 
+Output: each file a child writes is capped (OUTPUT_BYTES, its log
+included), and all that the submission's processes leave in the grader's
+temporary folder together (SUBMISSION_OUTPUT_BYTES: every child's log and,
+without bwrap, the assembled folder), checked after each request: the
+request that went over fails, and the logs of the children gone are cut to
+their start, so a module that dies after each call cannot fill the disk one
+fresh log at a time.
+
 Time: every request counts against its item's budget (ITEM_TIME_BUDGET,
 or the item's own in item_time_budgets) and the submission's
 (SUBMISSION_TIME_BUDGET), whether it times out or not; once one is spent,
