@@ -151,6 +151,7 @@ def _wire(*entries):
     ('torch.float32', (4,), (1024,), 'cpu', bytes(16)),        # strides of its own choosing
     ('torch.float32', (2, 2), (1, 1), 'cpu', bytes(16)),       # not a permutation
     ('torch.float32', (2, 2), (True, False), 'cpu', bytes(16)),
+    ('torch.float32', (2, 2), ('a', 0), 'cpu', bytes(16)),
     ('torch.float32', (4,), None, 'cpu', bytes(15)),           # fewer bytes than its shape
     ('torch.float32', (4,), None, 'cpu', bytes(17)),           # more
     ('torch.float32', (4,), None, 'meta', bytes(16)),          # data for nothing

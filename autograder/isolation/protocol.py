@@ -242,8 +242,8 @@ def _checked_entry(entry):
     if type(shape) is not tuple or len(shape) > MAX_DIMS or \
             not all(type(n) is int and 0 <= n <= MAX_TENSOR_BYTES for n in shape):
         raise BadTensor("a tensor of a bad shape")
-    if order is not None and (type(order) is not tuple or sorted(order) != list(range(len(shape)))
-                              or not all(type(d) is int for d in order)):
+    if order is not None and (type(order) is not tuple or not all(type(d) is int for d in order)
+                              or sorted(order) != list(range(len(shape)))):
         raise BadTensor("a tensor of a bad layout")
     if type(device) is not str or not DEVICE.fullmatch(device):
         raise BadTensor("a tensor on an unknown device")
