@@ -274,12 +274,32 @@ def test_the_filter_allows_what_a_child_needs_and_nothing_that_reaches_another_p
     assert {found[name] for name in found if name not in allowed} == {'EPERM'}, found
 
 
+KERNEL_HEADERS = {'x86_64': '/usr/include/x86_64-linux-gnu/asm/unistd_64.h',
+                  'aarch64': '/usr/include/asm-generic/unistd.h'}
+
+
+def _header_numbers(path):
+    """{name: number} of a kernel unistd header (aarch64's generic one names
+    some calls __NR3264_*, and newfstatat fstatat)."""
+    import re
+    numbers = {}
+    for both, name, number in re.findall(r'#define __NR(3264)?_(\w+) (\d+)', open(path).read()):
+        numbers.setdefault('newfstatat' if (both, name) == ('3264', 'fstatat') else name,
+                           int(number))
+    return numbers
+
+
 def test_the_filter_is_built_for_both_architectures():
-    for arch in seccomp.NUMBERS:
+    """Its numbers are the kernel's (where the headers are installed), every
+    guarded call exists on both, and the program fits the kernel's limit."""
+    for arch, numbers in seccomp.NUMBERS.items():
         for cuda in (False, True):
             code = seccomp.program(1234, arch, cuda)
             assert len(code) % 8 == 0 and len(code) // 8 < 4096
-    assert set(seccomp.GUARDED) <= set(seccomp.NUMBERS['aarch64'])
+        assert set(seccomp.GUARDED) | {'clone3'} <= set(numbers)
+        if os.path.exists(KERNEL_HEADERS[arch]):
+            header = _header_numbers(KERNEL_HEADERS[arch])
+            assert {name: header.get(name) for name in numbers} == numbers
     assert set(seccomp.ALLOWED) <= set(seccomp.NUMBERS['x86_64'])
 
 

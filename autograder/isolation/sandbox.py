@@ -24,7 +24,8 @@ space), the size of any file it writes (RLIMIT_FSIZE, so its captured
 stdout/stderr log is capped), no core dumps; it runs in its own session and
 its whole process group is killed when it is done, hangs or crashes. Inside,
 before any student code, a seccomp filter allows only the system calls it
-needs and none that reaches another process (seccomp.py), and autograd and torch's layers are locked away (lockdown.py).
+needs and none that reaches another process (seccomp.py), and autograd and
+torch's layers are locked away (lockdown.py).
 
 One budget for the whole submission (cgroups.py), where control groups
 work: every process any child starts is in one group limiting memory (RAM
@@ -52,7 +53,7 @@ containers.
 Where bubblewrap works, each child also runs in `bwrap` with every
 namespace unshared (no network; with the zygote, the children of one
 submission share one sandbox and PID namespace, and the seccomp filter
-keeps them from signalling one another), read-only binds of only what Python and
+keeps them from signalling, limiting or starving one another), read-only binds of only what Python and
 torch need, the assembled folder read-only at /grader, a read-only root,
 size-capped tmpfs /tmp (its working directory) and /dev/shm as the only
 writable places, and /dev/nvidia* when present. It sees neither the
