@@ -24,7 +24,8 @@ needs_bwrap = pytest.mark.skipif(
 
 @pytest.fixture(scope='module')
 def hostile(tmp_path_factory):
-    """One sandboxed submission whose layers, optim, init, dropout and normalization each misbehave."""
+    """One sandboxed submission whose layers, optim, init, dropout and
+    normalization each misbehave."""
     submission = make_submission(tmp_path_factory.mktemp('hostile'),
                                  ['loop', 'exit_in_call', 'memory', 'flood', 'logs'])
     with SandboxedStudent(submission, timeout=2.0) as student:
@@ -133,7 +134,8 @@ def test_fresh_logs_filled_one_after_another_stay_in_the_submission_output_budge
         errors[err.value.kind] = str(err.value)
         assert sandbox._folder_bytes(hostile.logs) <= budget + sandbox.OUTPUT_BYTES
     assert 'processes wrote more than 20 MB in all' in errors['output']
-    out, _ = hostile.call('normalization.BatchNorm.forward', x, gamma, beta, {'mode': 'train'}).value
+    out, _ = hostile.call('normalization.BatchNorm.forward', x, gamma, beta,
+                          {'mode': 'train'}).value
     assert out.shape == x.shape
     assert hostile.call('init.xavier_normal', 3, 4).value.shape == (3, 4)
 
@@ -650,7 +652,8 @@ def test_no_call_reaches_the_zygote_or_a_sibling(probe):
     assert student.call('init.xavier_normal', 3, 4).value.shape == (3, 4)
     assert student._children['init'][1] is sibling
     x = torch.randn(4, 5)                       # a fresh fork of the zygote
-    out, _ = student.call('normalization.LayerNorm.forward', x, torch.ones(5), torch.zeros(5), {}).value
+    out, _ = student.call('normalization.LayerNorm.forward', x, torch.ones(5), torch.zeros(5),
+                          {}).value
     assert out.shape == x.shape
 
 

@@ -53,10 +53,11 @@ containers.
 Where bubblewrap works, each child also runs in `bwrap` with every
 namespace unshared (no network; with the zygote, the children of one
 submission share one sandbox and PID namespace, and the seccomp filter
-keeps them from signalling, limiting or starving one another), read-only binds of only what Python and
-torch need, the assembled folder read-only at /grader, a read-only root,
-size-capped tmpfs /tmp (its working directory) and /dev/shm as the only
-writable places, and /dev/nvidia* when present. It sees neither the
+keeps them from signalling, limiting or starving one another), read-only
+binds of only what Python and torch need, the assembled folder read-only
+at /grader, a read-only root, size-capped tmpfs /tmp (its working
+directory) and /dev/shm as the only writable places, and /dev/nvidia* when
+present. It sees neither the
 repository (solutions, hidden suites, gradebook) nor the submission folder.
 Without bwrap or without cgroups, what is not enforced is said loudly in
 `warning` (results.json's 'warning').
