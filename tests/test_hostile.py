@@ -252,11 +252,13 @@ def test_a_coding_cookie_hides_nothing(tmp_path):
 
 def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
     """An expanded tensor of 40 GB at full size, one tensor referenced a billion
-    times: refused as replies, the grader process stays within its budget."""
-    items = ['dropout_forward', 'dropout_backward', 'sgd']
-    honest = grade(make_submission(tmp_path / 'honest', ['inflate'], 'equivalent'), items)
+    times, a reply written by hand that names strides taking 800 MB for 800 KB
+    sent: refused as replies, the grader process stays within its budget."""
+    cases = ['inflate', 'strides']
+    items = ['dropout_forward', 'dropout_backward', 'kaiming_normal', 'sgd']
+    honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
     before = reset_peak_memory()
-    hostile = grade(make_submission(tmp_path / 'hostile', ['inflate']), items)
+    hostile = grade(make_submission(tmp_path / 'hostile', cases), items)
     assert peak_memory() - before < GRADER_MEMORY_BUDGET
     assert_no_better_than_honest(hostile, honest, items)
     assert hostile['items']['sgd']['score'] == RUBRIC['sgd'].points
@@ -285,10 +287,14 @@ def test_ram_files_many_processes_and_background_work_stay_in_the_submission_bud
 
 def test_signals_from_inside_cost_no_other_item(tmp_path):
     """A module that tries to kill or stop every process it can name (its
-    parent, its siblings, -1) hurts none of them."""
-    items = ['relu_forward', 'linear_forward', 'sgd', 'xavier_normal', 'dropout_forward']
-    hostile = grade(make_submission(tmp_path / 'hostile', ['signals']), items)
-    honest = grade(make_submission(tmp_path / 'honest', ['signals'], 'equivalent'), items)
+    parent, its siblings, -1), or to have the kernel do it (async-I/O owners)
+    or starve them (resource limits, priority, CPUs, scheduler), hurts none
+    of them."""
+    cases = ['signals', 'reach_parent']
+    items = ['relu_forward', 'sgd_momentum', 'linear_forward', 'sgd', 'xavier_normal',
+             'dropout_forward']
+    hostile = grade(make_submission(tmp_path / 'hostile', cases), items)
+    honest = grade(make_submission(tmp_path / 'honest', cases, 'equivalent'), items)
     assert item_scores(hostile) == item_scores(honest)
-    for item in items[1:]:
+    for item in items[2:]:
         assert hostile['items'][item]['score'] == RUBRIC[item].points, item

@@ -1,12 +1,17 @@
 """SandboxedStudent: student code runs in limited child processes, one per module,
 and every way it can fail becomes a StudentError of the right kind while the
 grader carries on with a fresh child."""
+import json
+import os
+import pickle
 import resource
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from autograder.isolation import cgroups, sandbox
+from autograder.isolation import cgroups, protocol, sandbox, seccomp
 from autograder.isolation.sandbox import SandboxedStudent, _parent
 from autograder.isolation.student import Ref, StudentError
 from hostile import REPO, make_submission
@@ -19,9 +24,10 @@ needs_bwrap = pytest.mark.skipif(
 
 @pytest.fixture(scope='module')
 def hostile(tmp_path_factory):
-    """One sandboxed submission whose layers, optim, init and dropout each misbehave."""
+    """One sandboxed submission whose layers, optim, init, dropout and
+    normalization each misbehave."""
     submission = make_submission(tmp_path_factory.mktemp('hostile'),
-                                 ['loop', 'exit_in_call', 'memory', 'flood'])
+                                 ['loop', 'exit_in_call', 'memory', 'flood', 'logs'])
     with SandboxedStudent(submission, timeout=2.0) as student:
         yield student
 
@@ -109,6 +115,201 @@ def test_printing_gigabytes_is_capped(hostile):
     assert 'import-time chatter' in excerpt and len(excerpt) <= 520
     # The grader process itself stayed small.
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 2**20  # KiB: < 3 GiB
+
+
+def test_fresh_logs_filled_one_after_another_stay_in_the_submission_output_budget(hostile,
+                                                                                  monkeypatch):
+    """tests/hostile/logs: each call prints just under the cap of one file and
+    ends its process, so the next call gets a fresh child and a fresh log. The
+    submission's logs together stay within its budget: the call that goes over
+    fails saying so, the logs of the children gone are cut to their start, and
+    the module's other functions and the other modules go on."""
+    budget = 20 << 20      # cheaper than the real one: three calls go over it
+    monkeypatch.setattr(sandbox, 'SUBMISSION_OUTPUT_BYTES', budget)
+    x, gamma, beta = torch.randn(4, 5), torch.ones(5), torch.zeros(5)
+    errors = {}
+    for _ in range(3):     # 45 MB printed in all
+        with pytest.raises(StudentError) as err:
+            hostile.call('normalization.LayerNorm.forward', x, gamma, beta, {})
+        errors[err.value.kind] = str(err.value)
+        assert sandbox._folder_bytes(hostile.logs) <= budget + sandbox.OUTPUT_BYTES
+    assert 'processes wrote more than 20 MB in all' in errors['output']
+    out, _ = hostile.call('normalization.BatchNorm.forward', x, gamma, beta,
+                          {'mode': 'train'}).value
+    assert out.shape == x.shape
+    assert hostile.call('init.xavier_normal', 3, 4).value.shape == (3, 4)
+
+
+# ---------------------------------------------------------------- the wire
+
+def _wire(*entries):
+    """A message whose tensor table holds entries (protocol._tensor_entry's
+    tuples, or anything else) and whose reply is the first tensor."""
+    table = pickle.dumps(list(entries), protocol=pickle.HIGHEST_PROTOCOL)
+    return protocol.TABLE.pack(len(table)) + table + b'\x80\x05K\x00Q.'
+
+
+@pytest.mark.parametrize('entry', [
+    ('torch.float32', (4,), (1024,), 'cpu', bytes(16)),        # strides of its own choosing
+    ('torch.float32', (2, 2), (1, 1), 'cpu', bytes(16)),       # not a permutation
+    ('torch.float32', (2, 2), (True, False), 'cpu', bytes(16)),
+    ('torch.float32', (2, 2), ('a', 0), 'cpu', bytes(16)),
+    ('torch.float32', (4,), None, 'cpu', bytes(15)),           # fewer bytes than its shape
+    ('torch.float32', (4,), None, 'cpu', bytes(17)),           # more
+    ('torch.float32', (4,), None, 'meta', bytes(16)),          # data for nothing
+    ('torch.float32', (-4,), None, 'cpu', b''),
+    ('torch.float32', (True,), None, 'cpu', bytes(4)),
+    ('torch.float32', (1,) * 65, None, 'cpu', bytes(4)),
+    ('torch.float32', (4,), None, 'cpu', bytearray(16)),
+    ('torch.float32', [4], None, 'cpu', bytes(16)),
+    ('torch.qint8', (4,), None, 'cpu', bytes(4)),              # a dtype not allowed
+    ('torch.float32', (4,), None, 'mps', bytes(16)),           # a device not allowed
+    ('torch.float32', (4,), None, 'cpu\n', bytes(16)),
+    ('torch.float32', (4,), None, 'cpu', bytes(16), 'extra'),
+])
+def test_the_wire_builds_tensors_only_from_their_exact_bytes(entry):
+    """A tensor entry is checked before anything is allocated: known dtype and
+    device, a shape of plain non-negative ints, its layout a permutation of its
+    dims (never strides or an offset), exactly its bytes."""
+    with pytest.raises(pickle.UnpicklingError):
+        protocol.loads(_wire(entry))
+
+
+def test_the_wire_counts_every_tensor_before_making_any():
+    half = ('torch.uint8', (protocol.MAX_TENSOR_BYTES // 2 + 1,), None, 'meta', b'')
+    for entries in ([half, half], [('torch.float32', (1 << 20, 1 << 20), None, 'meta', b'')]):
+        with pytest.raises(protocol.TooLarge):
+            protocol.loads(_wire(*entries))
+
+
+def test_the_wire_keeps_the_order_of_the_dims_and_takes_only_the_bytes_sent():
+    x = torch.randn(3, 4, 5, dtype=torch.float64)
+    for t in (x, x.transpose(0, 2), x.permute(1, 2, 0), x[:, 1], x.expand(2, 3, 4, 5),
+              torch.tensor(2.0), torch.empty(0, 3).t(), torch.ones(3, device='meta').expand(4, 3)):
+        back = protocol.loads(protocol.dumps(t))
+        assert back.shape == t.shape and back.dtype == t.dtype and back.device == t.device
+        assert back.is_contiguous() == (t.is_contiguous() or not protocol._memory_order(t))
+        if t.device.type != 'meta':
+            assert torch.equal(back, t)
+            assert back.untyped_storage().nbytes() == t.numel() * t.element_size()
+
+
+# ---------------------------------------------------------------- seccomp
+
+SYSCALL_PROBE = """
+import ctypes, errno, fcntl, json, os, resource, signal, socket, struct, sys
+from autograder.isolation import seccomp
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def libc_call(name, *args):
+    if getattr(libc, name)(*args) < 0:
+        raise OSError(ctypes.get_errno(), name)
+
+
+os.setsid()
+if not seccomp.confine(cuda=sys.argv[2] == 'cuda'):
+    print('null')      # this kernel has no seccomp filters
+    sys.exit(0)
+parent, me = os.getppid(), os.getpid()
+read_end, write_end = os.pipe()
+attempts = {
+    'F_SETOWN parent': lambda: fcntl.fcntl(read_end, fcntl.F_SETOWN, parent),
+    'F_SETOWN_EX parent': lambda: fcntl.fcntl(read_end, 15, struct.pack('ii', 1, parent)),
+    'F_SETSIG': lambda: fcntl.fcntl(read_end, 10, signal.SIGKILL),
+    'prlimit parent': lambda: resource.prlimit(parent, resource.RLIMIT_CPU),
+    'prlimit pid 1': lambda: resource.prlimit(1, resource.RLIMIT_CPU),
+    'setpriority parent': lambda: os.setpriority(os.PRIO_PROCESS, parent, 19),
+    'setpriority user': lambda: os.setpriority(os.PRIO_USER, os.getuid(), 19),
+    'affinity parent': lambda: os.sched_setaffinity(parent, {0}),
+    'scheduler parent': lambda: os.sched_setscheduler(parent, os.SCHED_IDLE, os.sched_param(0)),
+    'kill parent': lambda: os.kill(parent, 0),
+    'kill all': lambda: os.kill(-1, 0),
+    'tgkill parent': lambda: libc_call('syscall', seccomp.NUMBERS[os.uname().machine]['tgkill'],
+                                       parent, parent, 0),
+    'socket': lambda: socket.socket(),
+    'exec': lambda: os.execv('/bin/true', ['true']),
+    'new namespace': lambda: libc_call('unshare', 0x10000000),      # CLONE_NEWUSER
+    'ioctl TIOCSTI': lambda: fcntl.ioctl(read_end, 0x5412, b'x'),
+    'ioctl FIOASYNC': lambda: fcntl.ioctl(read_end, 0x5452, struct.pack('i', 1)),
+    # What a child needs keeps working:
+    'F_GETFL': lambda: fcntl.fcntl(read_end, fcntl.F_GETFL),
+    'F_DUPFD_CLOEXEC': lambda: fcntl.fcntl(read_end, fcntl.F_DUPFD_CLOEXEC, 0),
+    'prlimit self': lambda: resource.prlimit(0, resource.RLIMIT_AS),
+    'prlimit own pid': lambda: resource.prlimit(me, resource.RLIMIT_AS),
+    'setpriority self': lambda: os.setpriority(os.PRIO_PROCESS, 0, 1),
+    'affinity self': lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)),
+    'kill own group': lambda: os.kill(-me, 0),
+    'random bytes': lambda: os.urandom(8),
+    'isatty': lambda: os.isatty(read_end),
+    'files': lambda: open(os.path.join(sys.argv[1], 'probe'), 'w').write('x'),
+}
+found = {}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+        found[name] = 'ok'
+    except OSError as e:
+        found[name] = errno.errorcode[e.errno]
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+found['fork and wait'] = 'ok' if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 7 else 'no'
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(os.uname().machine not in seccomp.NUMBERS,
+                    reason="the seccomp filter knows x86_64 and aarch64 only")
+@pytest.mark.parametrize('device', ['cpu', 'cuda'])
+def test_the_filter_allows_what_a_child_needs_and_nothing_that_reaches_another_process(
+        tmp_path, device):
+    """The filter, on a plain Python (no sandbox, no torch: fast): every call
+    that names another process, or is not on the list, fails with EPERM, which
+    student code sees; the calls a child makes on itself work. On CUDA, calls
+    off the list are allowed (a socket), never those that reach a process."""
+    done = subprocess.run([sys.executable, '-c', SYSCALL_PROBE, str(tmp_path), device],
+                          capture_output=True, text=True, cwd=REPO, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    if found is None:
+        pytest.skip("this kernel installs no seccomp filter (the sandbox says so in its warning)")
+    allowed = [name for name in found if found[name] == 'ok']
+    assert sorted(allowed) == sorted(['F_GETFL', 'F_DUPFD_CLOEXEC', 'prlimit self',
+                                      'prlimit own pid', 'setpriority self', 'affinity self',
+                                      'kill own group', 'random bytes', 'fork and wait',
+                                      'isatty', 'files'] + ['socket'] * (device == 'cuda')), found
+    assert {found[name] for name in found if name not in allowed} == {'EPERM'}, found
+
+
+KERNEL_HEADERS = {'x86_64': '/usr/include/x86_64-linux-gnu/asm/unistd_64.h',
+                  'aarch64': '/usr/include/asm-generic/unistd.h'}
+
+
+def _header_numbers(path):
+    """{name: number} of a kernel unistd header (aarch64's generic one names
+    some calls __NR3264_*, and newfstatat fstatat)."""
+    import re
+    numbers = {}
+    for both, name, number in re.findall(r'#define __NR(3264)?_(\w+) (\d+)', open(path).read()):
+        numbers.setdefault('newfstatat' if (both, name) == ('3264', 'fstatat') else name,
+                           int(number))
+    return numbers
+
+
+def test_the_filter_is_built_for_both_architectures():
+    """Its numbers are the kernel's (where the headers are installed), every
+    guarded call exists on both, and the program fits the kernel's limit."""
+    for arch, numbers in seccomp.NUMBERS.items():
+        for cuda in (False, True):
+            code = seccomp.program(1234, arch, cuda)
+            assert len(code) % 8 == 0 and len(code) // 8 < 4096
+        assert set(seccomp.GUARDED) | {'clone3'} <= set(numbers)
+        if os.path.exists(KERNEL_HEADERS[arch]):
+            header = _header_numbers(KERNEL_HEADERS[arch])
+            assert {name: header.get(name) for name in numbers} == numbers
+    assert set(seccomp.ALLOWED) <= set(seccomp.NUMBERS['x86_64'])
 
 
 def test_given_modules_are_the_trusted_ones_and_missing_modules_cost_their_items(tmp_path):
@@ -336,8 +537,11 @@ PROBES = {
 def probe(tmp_path_factory):
     """One sandboxed submission for the tests below (a sandbox costs seconds):
     layers patches torch, exits in ReLU.forward and tries every route to
-    autograd; the other modules carry probes."""
-    submission = make_submission(tmp_path_factory.mktemp('probe'), ['monkeypatch', 'exit_in_call'])
+    autograd; optim's sgd_momentum tries to kill or starve the processes
+    around it; init's kaiming_normal writes its own reply; the other modules
+    carry probes."""
+    submission = make_submission(tmp_path_factory.mktemp('probe'),
+                                 ['monkeypatch', 'exit_in_call', 'reach_parent', 'strides'])
     for module, code in PROBES.items():
         with open(submission / 'scratchnn' / f'{module}.py', 'a') as f:
             f.write(code)
@@ -423,6 +627,47 @@ def test_without_bubblewrap_what_student_code_leaves_behind_is_reaped_at_once(tm
         assert {_parent(pid) for pid in strays} <= ours | strays
         student.begin_test('test_b', item='sgd')
         assert student.call('optim.sgd', torch.ones(2), torch.ones(2)).value[0].shape == (2,)
+
+
+def _limits_and_nice(pid):
+    """The resource limits and the nice value of host process pid."""
+    with open(f'/proc/{pid}/limits') as f:
+        limits = f.read()
+    with open(f'/proc/{pid}/stat') as f:
+        nice = int(f.read().rsplit(')', 1)[1].split()[16])
+    return limits, nice, os.sched_getaffinity(pid)
+
+
+def test_no_call_reaches_the_zygote_or_a_sibling(probe):
+    """tests/hostile/reach_parent: an async-I/O owner set to another process
+    (which the kernel would signal, SIGKILL even), resource limits, priority,
+    CPUs or scheduler set on the zygote and every process of the sandbox:
+    all refused, so the zygote still forks, siblings still answer, and
+    nothing of theirs changed."""
+    student = probe
+    student.call('init.xavier_normal', 3, 4)
+    sibling = student._children['init'][1]
+    zygote = student._zygote.proc.pid
+    before = _limits_and_nice(zygote), _limits_and_nice(sibling.host_pid)
+    with pytest.raises(StudentError) as err:
+        student.call('optim.sgd_momentum', torch.ones(3), torch.ones(3))
+    assert 'tried to kill or starve' in str(err.value)
+    assert (_limits_and_nice(zygote), _limits_and_nice(sibling.host_pid)) == before
+    assert student.call('init.xavier_normal', 3, 4).value.shape == (3, 4)
+    assert student._children['init'][1] is sibling
+    x = torch.randn(4, 5)                       # a fresh fork of the zygote
+    out, _ = student.call('normalization.LayerNorm.forward', x, torch.ones(5), torch.zeros(5),
+                          {}).value
+    assert out.shape == x.shape
+
+
+def test_a_reply_that_names_its_own_strides_is_refused(probe):
+    """tests/hostile/strides: 800 KB that would take 800 MB laid out as the
+    child names them; the wire takes no strides, so the reply is refused."""
+    with pytest.raises(StudentError) as err:
+        probe.call('init.kaiming_normal', 3, 4)
+    assert err.value.kind == 'bad_output' and 'layout' in str(err.value)
+    assert probe.call('init.xavier_normal', 3, 4).value.shape == (3, 4)
 
 
 @needs_bwrap

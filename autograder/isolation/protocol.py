@@ -2,9 +2,9 @@
 
 Messages are dicts of tensors, numbers, strings, None, torch dtypes,
 devices and sizes, and lists, tuples and dicts of those. On the wire
-(dumps/loads): a table of the tensors (dtype, shape, strides, device, raw
-bytes) and a pickle of the rest in
-which each tensor is a persistent id into that table. Both are read with an
+(dumps/loads): a table of the tensors (dtype, shape, order of the dims in
+memory, device, raw bytes) and a pickle of the rest in which each tensor is
+a persistent id into that table. Both are read with an
 Unpickler that refuses every global (find_class), so no pickle can name a
 function or class, let alone run code in the grader: only the pickle
 opcodes for plain containers and scalars work. This is several times faster
@@ -12,7 +12,11 @@ than torch.save/torch.load, which matters at thousands of calls per
 submission. A tensor crosses as a copy of its values: views of one storage
 arrive as separate tensors (identical objects stay one), expanded views
 arrive at their full size (bounded by the message size), a tensor of a
-subclass or a sparse, quantized or nested layout is refused.
+subclass or a sparse, quantized or nested layout is refused. The sender
+never chooses strides or a storage offset: a tensor is built from exactly
+the bytes its shape and dtype take, in the order of its dims in memory (so
+a transposed tensor stays transposed), each entry checked and the bytes of
+all counted before any tensor is allocated (loads).
 
 Anything else a student function returns (a cache of a custom class, a net
 object) stays in the child's store and crosses as a reference,
@@ -23,7 +27,9 @@ This module is imported by the grader and copied into the sandbox, so it
 depends on nothing but torch (and numpy, which torch brings).
 """
 import io
+import math
 import pickle
+import re
 import struct
 
 import numpy
@@ -189,47 +195,85 @@ def _plain_scalar(obj):
 
 
 def _tensor_entry(t):
-    """(dtype, shape, strides or None, device, bytes) of a plain tensor."""
+    """(dtype, shape, dim order or None, device, bytes) of a plain tensor; see _tensor."""
     if type(t) is not torch.Tensor or t.layout != torch.strided or t.is_quantized or t.is_nested:
         raise TypeError(f"a {type(t).__name__} of layout {t.layout} is not a plain tensor")
     if str(t.dtype) not in DTYPES:
         raise TypeError(f"tensors of dtype {t.dtype} are not supported")
-    device = str(t.device)
-    # Dense, non-overlapping tensors keep their strides; others (expanded
-    # views) arrive contiguous.
-    strides = t.stride() if _dense(t) else None
+    order = _memory_order(t)
     if t.device.type == 'meta':
         data = b''
     else:
-        flat = t.detach().to('cpu').contiguous().reshape(-1)
+        in_memory = t.detach().permute(order or tuple(range(t.dim()))).to('cpu').contiguous()
+        flat = in_memory.reshape(-1)
         data = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b''
-    return (str(t.dtype), tuple(t.shape), strides, device, data)
+    return (str(t.dtype), tuple(t.shape), order, str(t.device), data)
 
 
-def _dense(t):
-    """True if t's elements fill a block of memory exactly once (some order of its dims)."""
-    expected = 1
-    for size, stride in sorted(zip(t.shape, t.stride()), key=lambda d: d[1]):
-        if size == 1:
-            continue
-        if stride != expected:
-            return False
-        expected *= size
-    return True
+def _memory_order(t):
+    """The order of t's dims in memory, outermost first, if t is dense (its
+    elements fill a block exactly once) and not in the usual order; else None
+    (it crosses contiguous). A transposed input stays transposed across the
+    wire, and its layout is never more than a permutation of its dims."""
+    order = tuple(sorted(range(t.dim()), key=lambda d: -t.stride(d)))
+    if order == tuple(range(t.dim())) or not t.permute(order).is_contiguous():
+        return None
+    return order
+
+
+MAX_DIMS = 64                   # torch's own limit
+DEVICE = re.compile(r'(cpu|meta|cuda(:[0-9]{1,2})?)')
+
+
+class BadTensor(pickle.UnpicklingError):
+    """A tensor entry that is not exactly what _tensor_entry writes."""
+
+
+def _checked_entry(entry):
+    """entry's (dtype, shape, order, device, data), checked before anything is
+    allocated: known dtype and device, at most MAX_DIMS dims, order None or a
+    permutation of the dims, and exactly shape's bytes of data (none for meta).
+    Raises BadTensor."""
+    if type(entry) is not tuple or len(entry) != 5:
+        raise BadTensor("bad tensor entry")
+    dtype_name, shape, order, device, data = entry
+    if type(dtype_name) is not str or dtype_name not in DTYPES:
+        raise BadTensor("a tensor of an unknown dtype")
+    if type(shape) is not tuple or len(shape) > MAX_DIMS or \
+            not all(type(n) is int and 0 <= n <= MAX_TENSOR_BYTES for n in shape):
+        raise BadTensor("a tensor of a bad shape")
+    if order is not None and (type(order) is not tuple or not all(type(d) is int for d in order)
+                              or sorted(order) != list(range(len(shape)))):
+        raise BadTensor("a tensor of a bad layout")
+    if type(device) is not str or not DEVICE.fullmatch(device):
+        raise BadTensor("a tensor on an unknown device")
+    expected = 0 if device == 'meta' else _size(entry)
+    if type(data) is not bytes or len(data) != expected:
+        raise BadTensor(f"a tensor whose data is not its {expected} bytes")
+    return entry
+
+
+def _size(entry):
+    """The bytes of a checked entry's tensor at its full size (meta included)."""
+    dtype_name, shape = entry[:2]
+    return math.prod(shape) * DTYPES[dtype_name].itemsize
 
 
 def _tensor(entry):
-    dtype_name, shape, strides, device, data = entry
+    """The tensor of a checked entry: its own storage, of exactly its bytes;
+    the layout is a permutation of the dims, never strides from the wire."""
+    dtype_name, shape, order, device, data = entry
     dtype = DTYPES[dtype_name]
+    order = order or tuple(range(len(shape)))
+    in_memory = [shape[d] for d in order]
     if device == 'meta':
-        return torch.empty(shape, dtype=dtype, device='meta') if strides is None else \
-            torch.empty_strided(shape, strides, dtype=dtype, device='meta')
-    values = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype) if data else \
-        torch.empty(0, dtype=dtype)
-    values = values.reshape(shape)
-    if strides is not None and values.stride() != tuple(strides):
-        values = torch.empty_strided(shape, strides, dtype=dtype).copy_(values)
-    return values.to(device) if device != 'cpu' else values
+        values = torch.empty(in_memory, dtype=dtype, device='meta')
+    elif data:
+        values = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).reshape(in_memory)
+    else:
+        values = torch.empty(in_memory, dtype=dtype)
+    values = values.permute(sorted(range(len(order)), key=order.__getitem__))
+    return values.to(device) if device not in ('cpu', 'meta') else values
 
 
 class _Unpickler(pickle.Unpickler):
@@ -249,7 +293,7 @@ class _Unpickler(pickle.Unpickler):
                 return value
             if kind == 'dtype' and value in DTYPES:
                 return DTYPES[value]
-            if kind == 'device':
+            if kind == 'device' and type(value) is str and DEVICE.fullmatch(value):
                 return torch.device(value)
             if kind == 'size' and type(value) is str:
                 return torch.Size(int(v) for v in value.split(',') if v)
@@ -267,18 +311,18 @@ def dumps(message):
 
 
 def loads(data):
-    """The message in data (from dumps); raises on anything that is not plain data."""
+    """The message in data (from dumps); raises on anything that is not plain
+    data. Every tensor entry is checked, and the tensors' bytes at full size
+    counted against MAX_TENSOR_BYTES, before any tensor is made."""
     (size,) = TABLE.unpack_from(data)
     start = TABLE.size
     entries = _Unpickler(io.BytesIO(data[start:start + size]), []).load()
     if type(entries) is not list:
         raise pickle.UnpicklingError("bad tensor table")
-    table = []
-    for entry in entries:
-        if type(entry) is not tuple or len(entry) != 5 or entry[0] not in DTYPES or \
-                type(entry[4]) is not bytes or type(entry[3]) is not str:
-            raise pickle.UnpicklingError("bad tensor entry")
-        table.append(_tensor(entry))
+    entries = [_checked_entry(entry) for entry in entries]
+    if sum(map(_size, entries)) > MAX_TENSOR_BYTES:
+        raise TooLarge(f"tensors of more than {MAX_TENSOR_BYTES} bytes in all")
+    table = [_tensor(entry) for entry in entries]
     return _Unpickler(io.BytesIO(data[start + size:]), table).load()
 
 

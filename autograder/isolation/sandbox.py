@@ -23,14 +23,23 @@ Limits on each child: wall-clock time per request (parent side), memory
 space), the size of any file it writes (RLIMIT_FSIZE, so its captured
 stdout/stderr log is capped), no core dumps; it runs in its own session and
 its whole process group is killed when it is done, hangs or crashes. Inside,
-before any student code, a seccomp filter lets it signal only itself
-(seccomp.py) and autograd and torch's layers are locked away (lockdown.py).
+before any student code, a seccomp filter allows only the system calls it
+needs and none that reaches another process (seccomp.py), and autograd and
+torch's layers are locked away (lockdown.py).
 
 One budget for the whole submission (cgroups.py), where control groups
 work: every process any child starts is in one group limiting memory (RAM
 files in tmpfs and memfd included), the number of processes and CPU time;
 before each test, every process of the group that is not a child we
 started (a background process left by student code) is killed from here.
+
+Output: each file a child writes is capped (OUTPUT_BYTES, its log
+included), and all that the submission's processes leave in the grader's
+temporary folder together (SUBMISSION_OUTPUT_BYTES: every child's log and,
+without bwrap, the assembled folder), checked after each request: the
+request that went over fails, and the logs of the children gone are cut to
+their start, so a module that dies after each call cannot fill the disk one
+fresh log at a time.
 
 Time: every request counts against its item's budget (ITEM_TIME_BUDGET,
 or the item's own in item_time_budgets) and the submission's
@@ -44,10 +53,11 @@ containers.
 Where bubblewrap works, each child also runs in `bwrap` with every
 namespace unshared (no network; with the zygote, the children of one
 submission share one sandbox and PID namespace, and the seccomp filter
-keeps them from signalling one another), read-only binds of only what Python and
-torch need, the assembled folder read-only at /grader, a read-only root,
-size-capped tmpfs /tmp (its working directory) and /dev/shm as the only
-writable places, and /dev/nvidia* when present. It sees neither the
+keeps them from signalling, limiting or starving one another), read-only
+binds of only what Python and torch need, the assembled folder read-only
+at /grader, a read-only root, size-capped tmpfs /tmp (its working
+directory) and /dev/shm as the only writable places, and /dev/nvidia* when
+present. It sees neither the
 repository (solutions, hidden suites, gradebook) nor the submission folder.
 Without bwrap or without cgroups, what is not enforced is said loudly in
 `warning` (results.json's 'warning').
@@ -74,6 +84,7 @@ import zlib
 from pathlib import Path
 
 from . import cgroups
+from .child import CUDA_ENV
 from ..course import COURSE
 from ..rubric import student_modules
 from .student import Student, StudentError
@@ -100,6 +111,14 @@ ITEM_TIME_BUDGET = 30.0
 SUBMISSION_TIME_BUDGET = 300.0
 MEMORY_BYTES = 4 << 30     # address space (or data) limit per child
 OUTPUT_BYTES = 16 << 20    # largest file a child may write (its log included)
+# Bytes that all of a submission's processes together may leave in the
+# grader's temporary folder: the logs of all its children (and, without
+# bwrap, what they write into the assembled folder, their working directory).
+# A limit per file alone would let a module that dies after each call fill
+# the disk one fresh log at a time. Past it, the call that went over fails
+# and the logs of the children already gone are cut to their start.
+SUBMISSION_OUTPUT_BYTES = 64 << 20
+KEPT_LOG_BYTES = 4096      # what stays of such a log: the start, which the feedback shows
 TMP_BYTES = 64 << 20       # size of the sandbox's private /tmp, and of its /dev/shm
 # One submission's control group: all its processes together.
 SUBMISSION_MEMORY_BYTES = 6 << 30
@@ -249,7 +268,8 @@ def cgroup_warning(why):
 
 def seccomp_warning():
     return ("WARNING: the seccomp filter could not be installed on this platform; student "
-            "code could signal other processes of its user.")
+            "code could make any system call, and signal, limit or reach other processes "
+            "of its user.")
 
 
 # ---------------------------------------------------------------- one child
@@ -283,8 +303,10 @@ def child_env(device):
     env = {'PATH': '/usr/bin:/bin', 'HOME': '/tmp', 'LANG': 'C.UTF-8', 'PYTHONHASHSEED': '0',
            'PYTHONDONTWRITEBYTECODE': '1', 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
            'OPENBLAS_NUM_THREADS': '1', 'TQDM_DISABLE': '1', 'MPLBACKEND': 'Agg'}
-    if device and str(device).startswith('cuda') and 'CUDA_VISIBLE_DEVICES' in os.environ:
-        env['CUDA_VISIBLE_DEVICES'] = os.environ['CUDA_VISIBLE_DEVICES']
+    if device and str(device).startswith('cuda'):
+        env[CUDA_ENV] = '1'     # the seccomp filter lets the CUDA driver work (seccomp.py)
+        if 'CUDA_VISIBLE_DEVICES' in os.environ:
+            env['CUDA_VISIBLE_DEVICES'] = os.environ['CUDA_VISIBLE_DEVICES']
     return env
 
 
@@ -382,6 +404,10 @@ class Child:
         data, self._buffer = self._buffer[protocol.HEADER.size:end], self._buffer[end:]
         try:
             message = protocol.loads(data)
+        except protocol.TooLarge as e:
+            raise ChildDied('bad_output', f"sent back too much: {e}") from None
+        except protocol.BadTensor as e:
+            raise ChildDied('bad_output', f"sent back {e}") from None
         except Exception as e:  # not plain data: refused, never unpickled
             raise ChildDied('bad_output', f"sent back something other than tensors, numbers, "
                                           f"strings and containers of them ({type(e).__name__})")
@@ -593,6 +619,38 @@ def _host_pid(candidates_root, pid):
     return None
 
 
+def _disk_bytes(path):
+    """The disk space path takes (a sparse file takes only what it holds)."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def _cut(path, size):
+    """Cut the file at path to its first size bytes (if it is longer)."""
+    try:
+        if os.stat(path, follow_symlinks=False).st_size > size:
+            os.truncate(path, size)
+    except OSError:
+        pass
+
+
+def _folder_bytes(folder):
+    """The disk space of everything in folder, links not followed."""
+    total, todo = 0, [folder]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    total += _disk_bytes(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
 def _parent(pid):
     """The parent pid of pid (None if it is gone)."""
     try:
@@ -687,6 +745,7 @@ class SandboxedStudent(Student):
         # (the zygote's start included), and each child's requests.
         self.timings = {'start': 0.0, 'modules': {}}
         self._broken = {}        # module -> the StudentError its import gave
+        self._retired_output = 0     # bytes in the logs of retired children
         self._zygote = Zygote(self.root, self.logs / 'zygote.log', use_bwrap=self.use_bwrap,
                               device=device, memory_bytes=memory_bytes,
                               group=self.group) if start == 'fork' else None
@@ -750,6 +809,36 @@ class SandboxedStudent(Student):
         serial, child = self._children.pop(key)
         child.kill()
         self._retired.append((serial, child))
+        self._retired_output += _disk_bytes(child.log_path)   # it writes no more
+
+    def _output_used(self):
+        """Bytes the submission's processes hold in the grader's temporary folder:
+        every child's log and, without bwrap, what lies in the assembled folder
+        (their working directory: the only place they write there by default)."""
+        live = [child.log_path for _, child in list(self._children.values()) + self._waiting]
+        if self._zygote is not None:
+            live.append(self._zygote.log_path)
+        used = self._retired_output + sum(map(_disk_bytes, live))
+        return used if self.use_bwrap else used + _folder_bytes(self.root)
+
+    def _check_output(self, key, what):
+        """Past the submission's output budget: key's child (the one that ran, so
+        the one that wrote) goes, the logs of every child gone are cut to their
+        start, and this request fails. Without bwrap, files the student's code
+        left in the assembled folder stay: then every later request fails too."""
+        if self._output_used() <= SUBMISSION_OUTPUT_BYTES:
+            return
+        if key in self._children:
+            self._retire(key)
+        for _, child in self._retired:
+            _cut(child.log_path, KEPT_LOG_BYTES)
+        self._retired_output = sum(_disk_bytes(child.log_path) for _, child in self._retired)
+        error = StudentError('output', f"{what}: the submission's processes wrote more than "
+                                       f"{SUBMISSION_OUTPUT_BYTES >> 20} MB in all (printed "
+                                       f"output{'' if self.use_bwrap else ' and files'}); the "
+                                       f"output was cut")
+        error.budget = True   # not the module's import failing: it may run again
+        raise error
 
     def _key(self, message):
         """Which child serves message: the owner of its references, else its module."""
@@ -827,10 +916,14 @@ class SandboxedStudent(Student):
         if key in self._broken:
             e = self._broken[key]
             raise StudentError(e.kind, str(e))
-        self._time_left(self._describe(message))
-        if key not in self._children:
-            self._check_import(key, timeout)
-        return self._request(key, message, timeout, self._describe(message))
+        what = self._describe(message)
+        self._time_left(what)
+        try:
+            if key not in self._children:
+                self._check_import(key, timeout)
+            return self._request(key, message, timeout, what)
+        finally:
+            self._check_output(key, what)
 
     def _time_left(self, what):
         """(seconds, which budget) left for a request; raises StudentError when none is."""
