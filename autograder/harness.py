@@ -312,8 +312,10 @@ def excuse(rubric: Rubric, tests, unwritten):
     """The recorded tests, with every failure that another item's raising code
     caused (record['excusable']) passed with a note, where the failed test's
     item has code of its own, all written, and the causing item loses points
-    in another test (see the module docstring)."""
-    losing = {t['item'] for t in tests if t['outcome'] == 'failed' and not t['excusable']}
+    in another test or holds an unwritten function (`unwritten`: a stub loses
+    all its points, graded in this run or not; see the module docstring)."""
+    losing = ({t['item'] for t in tests if t['outcome'] == 'failed' and not t['excusable']}
+              | {i for f in unwritten for i in rubric.owners(f)})   # graded in this run or not
     excused = []
     for test in tests:
         item = rubric[test['item']] if test['item'] in rubric else None

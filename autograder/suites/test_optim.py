@@ -54,7 +54,7 @@ ZEROS = {
     'adagrad': dict(learning_rate=0.1, epsilon=0.0),
     'rmsprop': dict(learning_rate=3e-3, decay_rate=0.0, epsilon=0.0),
     'adadelta': dict(learning_rate=0.5, rho=0.0),
-    'adam': dict(learning_rate=1e-2, beta1=0.0, epsilon=0.0, t=0),
+    'adam': dict(learning_rate=1e-2, beta2=0.0, epsilon=0.0, t=0),   # beta1=0 hides m's bias
     'adamw': dict(learning_rate=1e-2, beta1=0.0, epsilon=0.0, weight_decay=0.0),
 }
 SHAPES = {'2d': (7, 5), '1d': (9,), '4d': (3, 2, 2, 2)}
