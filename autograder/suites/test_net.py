@@ -15,6 +15,7 @@ from autograder.isolation.student import StudentError
 from autograder.rubric import Graded
 from autograder.suites import net as N
 from autograder.suites import oracles as O
+from autograder.suites import passes as P
 from autograder.suites.checks import (FD_TOL, GRAD_TOL, NOTES, VALUE_TOL, Failure, Reference, check,
                                       expect_match,
                                       expect_normal, expect_tensor, expect_unchanged, is_close,
@@ -327,6 +328,17 @@ def test_fc_net_dtype_and_device(student, case):
             NOTES.append(f"{e}, as your own layers composed give it: charged to them, not here")
 
 
+def own_inputs_after(student, params, X, y):
+    """{'X' and param names: tensor} as the student's own layers, composed into
+    the net of test_fc_net_leaves_inputs_unchanged, leave them ({} where they fail)."""
+    own = N.OwnLayers(student, 2, 'batchnorm')
+    try:
+        own.run(params, X, y)
+    except (StudentError, Failure, RuntimeError, TypeError, KeyError):
+        return {}
+    return {'X': X, **params, **own.inputs_after}
+
+
 def kinds(outputs):
     """{name: (dtype, device type)} of a dict of tensors (None for a non-tensor)."""
     return {k: (v.dtype, v.device.type) if isinstance(v, torch.Tensor) else None
@@ -383,7 +395,13 @@ def test_fc_net_leaves_inputs_unchanged(student):
     check_loss_and_grads(student, net, params, X, y, 2, "FullyConnectedNet([7]).loss",
                          normalization='batchnorm')
     res = student.call_method(net, 'loss', X, y)
-    expect_unchanged(res.args[0], X, "FullyConnectedNet.loss(X, y): X")
-    after = N.params_of(student, net, "FullyConnectedNet([7])")
-    for k, p in params.items():
-        expect_unchanged(after.get(k), p, f"FullyConnectedNet.loss(X, y): params['{k}']")
+    before, after = {'X': X, **params}, {'X': res.args[0], **N.params_of(student, net, "the net")}
+    if P.unchanged(after, before):
+        return
+    if P.same_tensors({k: after.get(k) for k in before}, own_inputs_after(student, params, X, y)):
+        NOTES.append("FullyConnectedNet.loss changes its inputs as your own layers do: charged to "
+                     "them, not here")
+        return
+    for k, p in before.items():
+        expect_unchanged(after.get(k), p, f"FullyConnectedNet.loss(X, y): "
+                                          + ('X' if k == 'X' else f"params['{k}']"))
