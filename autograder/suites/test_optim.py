@@ -314,13 +314,30 @@ def test_dtype_and_device(student, rule):
     w0, dw = O.randn(4, 3, seed=1), O.randn(4, 3, seed=2)
     got64 = check_two_steps(student, rule, w0, dw, CUSTOM[rule], "with custom config")
     for device, dtype in P.dtype_device_cases():
-        w, config = w0.to(device=device, dtype=dtype), dict(CUSTOM[rule])
-        for step in (1, 2):
-            next_w, config = unpack(student.call(f'optim.{rule}', w, dw.to(device=device, dtype=dtype),
-                                                 config).value, 2, rule, '(next_w, config)')
-            what = f"{rule}: next_w for {dtype} weights on {device}, step {step}"
-            expect_tensor(next_w, what, shape=(4, 3), dtype=dtype, device=device)
-            if device == 'cpu':
-                expect_close(next_w, got64[step - 1], f"{what}, against your float64 result",
+        w, g = w0.to(device=device, dtype=dtype), dw.to(device=device, dtype=dtype)
+        why = dtype_and_device_problem(student_step(student, rule), w, g, got64, rule)
+        # AdamW is the decay and then adam: where its own adam breaks them, adam pays.
+        if why and rule == 'adamw' and dtype_and_device_problem(own_adamw_stepper(student), w, g,
+                                                                got64, rule):
+            NOTES.append(f"{why}, as the decoupled decay and then your own adam give it: "
+                         "charged to adam, not here")
+            continue
+        check(not why, why)
+
+
+def dtype_and_device_problem(step, w, dw, got64, rule):
+    """Why two steps of step(w, dw, config) do not keep w's dtype and device or,
+    in float32, disagree with the float64 result got64 ('' when they do)."""
+    config = dict(CUSTOM[rule])
+    try:
+        for k in (1, 2):
+            next_w, config = step(w, dw, config)
+            what = f"{rule}: next_w for {w.dtype} weights on {w.device.type}, step {k}"
+            expect_tensor(next_w, what, shape=(4, 3), dtype=w.dtype, device=w.device.type)
+            if w.device.type == 'cpu':
+                expect_close(next_w, got64[k - 1], f"{what}, against your float64 result",
                              tol=F32_TOL)
             w = next_w
+    except Failure as e:
+        return str(e)
+    return ''

@@ -104,6 +104,11 @@ def sgd_momentum(w, dw, config=None, _velocities={}):
                     "    config.setdefault('lr0', config['learning_rate'])\n"
                     "    next_w = w - config['lr0'] * m_hat")]},
         loses=['adam']),
+    'adam_moment_on_default_device': Case(
+        # adamw takes this step too and fails with it off the CPU: adam's code, charged to adam only.
+        {'optim': [("m = beta1 * config.get('m', torch.zeros_like(w)) + (1 - beta1) * g",
+                    "m = beta1 * config.get('m', torch.zeros(w.shape, dtype=w.dtype)) + (1 - beta1) * g")]},
+        loses=['adam']),
     'adamw_zero_weight_decay_taken_for_absent': Case(
         {'optim': [("decayed = w * (1 - config['learning_rate'] * config['weight_decay'])",
                     "decayed = w * (1 - config['learning_rate'] * (config['weight_decay'] or 1e-2))")]},
