@@ -26,8 +26,21 @@ A failed test whose failure comes from another item's code carries that
 item in its results.json entry, `"caused_by": "<item id>"`: the suites say so
 (an exception with a `caused_by` attribute), or the student's code raised
 inside a function of another item (a stub's NotImplementedError, an error
-located "in Linear.forward").
+located "in Linear.forward"). An item's entry in results.json lists every
+item that cost it points, `"caused_by": [ids]`.
+
+A mistake, or a function not yet written, costs its own item once. So a
+test that fails only because student code raised inside another item's
+function (unwritten, or failing on this input) is not charged to its own
+item, which passes it with a note naming the cause, when: its item has code
+of its own, all written (a training run, which has none, trains the
+student's net and cannot be right without it), and the causing item loses
+points itself in this grading (so that no mistake goes uncharged, and an
+error message that merely names another function buys nothing). A module
+missing from the submission or refused counts as a module not yet written:
+the release's stub takes its place, so that it costs its own items only.
 """
+import ast
 import os
 import re
 from collections.abc import Iterable
@@ -37,12 +50,15 @@ from pathlib import Path
 import pytest
 
 from . import rules
+from .blocks import functions as function_nodes
+from .blocks import stub_source
+from .course import COURSE
 from .text import clean_tree
 from .results import Results, pending_written
 from .isolation.sandbox import SandboxedStudent
 from .isolation.student import StudentError
 from .rubric import REGENERATE, RUBRIC, Rubric, RubricError, load_rubric, student_modules  # noqa: F401  (the API)
-from .isolation.submission import SubmissionError, read_submission
+from .isolation.submission import Submission, SubmissionError, read_submission
 
 HERE = Path(__file__).resolve().parent
 SUITES = HERE / 'suites'
@@ -94,6 +110,103 @@ def cause_of(exc, item, rubric):
     return cause if cause in rubric and cause != item else None
 
 
+# Failures that are student code raising (not hanging, crashing or eating memory:
+# those are contained, not excused) inside a function.
+EXCUSABLE_KINDS = ('exception', 'not_implemented', 'import')
+
+
+def excusable(exc, caused_by):
+    """Whether a failure is student code raising inside another item's
+    function (`caused_by`), which its own item cannot be charged for."""
+    return (caused_by is not None and isinstance(exc, StudentError)
+            and exc.kind in EXCUSABLE_KINDS)
+
+
+# ---------------------------------------------------------------- unwritten work
+
+def _raises_not_implemented(statement):
+    """Whether a statement is `raise NotImplementedError(...)`: the release's stub."""
+    if not isinstance(statement, ast.Raise) or statement.exc is None:
+        return False
+    exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+    return isinstance(exc, ast.Name) and exc.id == 'NotImplementedError'
+
+
+def unwritten_functions(submission, rubric):
+    """{"module.QualName"} of the graded functions not yet written: still
+    raising the stub's NotImplementedError in their body, or in a module the
+    submission lacks or had refused (see absent_modules)."""
+    graded = {f for item in rubric.values() for f in item.functions}
+    absent = absent_modules(submission, student_modules(rubric))
+    found = {f for f in graded if f.partition('.')[0] in absent}
+    for module in set(student_modules(rubric)) - set(absent):
+        try:
+            tree = ast.parse(submission.source(module))
+        except (SyntaxError, ValueError):
+            continue   # a module that does not parse is written, wrongly
+        for qualname, node in function_nodes(tree):
+            if f'{module}.{qualname}' in graded and any(map(_raises_not_implemented, node.body)):
+                found.add(f'{module}.{qualname}')
+    return found
+
+
+def _placeholder_problem(source):
+    """The message of a module that is only `raise ImportError('...')`: what
+    grade-all's intake ships in place of a module it refused (None otherwise)."""
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return None
+    if len(body) == 1 and isinstance(body[0], ast.Raise) and isinstance(body[0].exc, ast.Call):
+        call = body[0].exc
+        if (isinstance(call.func, ast.Name) and call.func.id == 'ImportError' and len(call.args) == 1
+                and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+            return call.args[0].value
+    return None
+
+
+def absent_modules(submission, modules):
+    """{module: why it is not there, for the student} of the modules the
+    submission lacks, had refused, or holds only as intake's placeholder."""
+    absent = {}
+    for module in modules:
+        source = submission.source(module)
+        why = submission.problem(module) if source is None else _placeholder_problem(source)
+        if why:
+            absent[module] = why
+    return absent
+
+
+def release_stub(module, why):
+    """The release's stub of a student module, every graded function raising
+    NotImplementedError with `why` (the module is missing, refused...) and the
+    stub's own words, which name the function for the feedback; None where the
+    grader has neither the release nor the solutions (a bare grading image)."""
+    for package, stubbed in ((COURSE.release_package, True), (COURSE.solution_package, False)):
+        path = package / f'{module}.py'
+        if path.is_file():
+            source = path.read_text()
+            if not stubbed:
+                source = stub_source(source, f'{COURSE.package}/{module}.py')
+            reason = f"{why}, so its functions count as not written yet: "
+            return source.replace('NotImplementedError("Implement ',
+                                  f'NotImplementedError({reason!r} "Implement ').encode()
+    return None
+
+
+def with_stubs_for_missing(submission, modules):
+    """The submission with the release's stub in place of every absent module
+    (absent_modules): a module not handed in is a module not yet written, so it
+    costs its own items only, and a module importing it still imports."""
+    stubs = {m: release_stub(m, why) for m, why in absent_modules(submission, modules).items()}
+    stubs = {m: stub for m, stub in stubs.items() if stub is not None}
+    if not stubs:
+        return submission
+    return Submission(sources={**submission.sources, **stubs},
+                      problems={m: p for m, p in submission.problems.items() if m not in stubs},
+                      notes=submission.notes)
+
+
 # ---------------------------------------------------------------- the pytest plugin
 
 class _Harness:
@@ -126,7 +239,8 @@ class _Harness:
                 keep.append(test)
                 self.tests[test.nodeid] = {'name': test.name, 'function': test.originalname,
                                            'item': item, 'points': points, 'outcome': None,
-                                           'message': '', 'caused_by': None}
+                                           'message': '', 'caused_by': None,
+                                           'excusable': False}
         items[:] = keep
         if self.errors:  # do not run anything: the grade could not be right
             items[:] = []
@@ -146,6 +260,7 @@ class _Harness:
             exc = call.excinfo.value if call.excinfo else None
             record['message'] = failure_message(exc) if exc is not None else GENERIC_FAILURE
             record['caused_by'] = cause_of(exc, record['item'], self.rubric)
+            record['excusable'] = excusable(exc, record['caused_by'])
             if isinstance(exc, StudentError) and exc.kind == 'rule':
                 self.rule_violations.setdefault(record['item'], str(exc))
         elif report.skipped:
@@ -196,9 +311,32 @@ def _round(x):
     return float(round(Fraction(x), 4))
 
 
+def excuse(rubric: Rubric, tests, unwritten):
+    """The recorded tests, with every failure that another item's raising code
+    caused (record['excusable']) passed with a note, where the failed test's
+    item has code of its own, all written, and the causing item loses points
+    in another test or holds an unwritten function (`unwritten`: a stub loses
+    all its points, graded in this run or not; see the module docstring)."""
+    losing = ({t['item'] for t in tests if t['outcome'] == 'failed' and not t['excusable']}
+              | {i for f in unwritten for i in rubric.owners(f)})   # graded in this run or not
+    excused = []
+    for test in tests:
+        item = rubric[test['item']] if test['item'] in rubric else None
+        if (test['outcome'] == 'failed' and test['excusable'] and item is not None
+                and item.functions and not set(item.functions) & unwritten
+                and test['caused_by'] in losing):
+            test = {**test, 'outcome': 'passed', 'caused_by': None,
+                    'message': f"Not charged here: {test['message']} That is the code of "
+                               f"{test['caused_by']}, which loses its own points for it."}
+        excused.append(test)
+    return excused
+
+
 def score(rubric: Rubric, tests, violations, only_items=None):
-    """(items, test entries): per item {'score', 'max_score'}, per test a results.json entry
-    (with 'caused_by' when a failed test names the item that caused it).
+    """(items, test entries): per item {'score', 'max_score'} (and 'caused_by':
+    every item whose mistake made one of its tests fail), per test a
+    results.json entry (with 'caused_by' when a failed test names the item
+    that caused it).
 
     tests: the recorded outcomes, in run order. Raises GradingError when the
     suites and the rubric disagree (a grade from them could be wrong).
@@ -234,6 +372,10 @@ def score(rubric: Rubric, tests, violations, only_items=None):
             entries.append(entry)
         items[item] = {'score': _round(earned), 'max_score': _round(spec.points),
                        '_exact': earned}
+        causes = sorted({e['caused_by'] for e in entries
+                         if e['number'] == item and e.get('caused_by')})
+        if causes:
+            items[item]['caused_by'] = causes
     return items, entries
 
 
@@ -341,6 +483,8 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
         raise GradingError(str(e)) from None
     if submission.empty:
         raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
+    unwritten = unwritten_functions(submission, the_rubric)
+    submission = with_stubs_for_missing(submission, student_modules(the_rubric))
     device = device or default_device()
     options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox,
                'item_time_budgets': {item: spec.time_budget for item, spec in the_rubric.items()
@@ -362,7 +506,7 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
         student.close()
     if plugin.errors:
         raise GradingError("the hidden suites are broken:\n" + '\n'.join(plugin.errors))
-    tests = list(plugin.tests.values())
+    tests = excuse(the_rubric, list(plugin.tests.values()), unwritten)
     for item, found in plugin.rule_violations.items():   # seen at run time (lockdown.py)
         violations.setdefault(item, f"Rule violation: {found}. {rules.RULE}; this item gets 0 points.")
     if suite_files and only_items is None:

@@ -86,10 +86,19 @@ def expect_tensor(got, what, shape=None, dtype=None, device=None):
 
 
 def mismatch(got, want, tol, atol=ATOL):
-    """Why got is not close to want ('' when it is): 'relative error 3.1e-01 (allowed 1e-09)'."""
+    """Why got is not close to want ('' when it is): 'relative error 3.1e-01 (allowed 1e-09)'.
+
+    NaN and inf match only themselves, where want has them too (a reference
+    computed from the student's own parts may hold them); the finite rest is
+    compared by relative error.
+    """
     got64, want64 = got.detach().to('cpu', F64), want.detach().to('cpu', F64)
-    if not bool(torch.isfinite(got64).all()):
-        return "it contains NaN or inf"
+    finite = torch.isfinite(got64)
+    if not torch.equal(finite, torch.isfinite(want64)) or not torch.equal(
+            got64[~finite].nan_to_num(), want64[~finite].nan_to_num()):
+        return ("it contains NaN or inf" if not bool(finite.all())
+                else "it is finite where the reference holds NaN or inf")
+    got64, want64 = got64[finite], want64[finite]
     err = (got64 - want64).norm().item()
     scale = (got64.norm() + want64.norm()).item()
     if err <= tol * scale + atol:
@@ -283,7 +292,7 @@ def own_forward_errors(forward, inputs, grads, dout, seed, directions=2, what='y
         value = (out if dout is None else out * dout.to(F64)).sum().item()
         if point in values:
             first = values[point]
-            check(abs(value - first) <= REPEAT_TOL * (abs(value) + abs(first)) + 1e-300,
+            check(same_number(value, first, REPEAT_TOL),
                   f"{what} returned different values for the same input on repeated calls "
                   f"({first!r} and {value!r}): a forward pass must be a function of its inputs, "
                   "so its gradient cannot be checked")
@@ -297,8 +306,21 @@ def own_forward_errors(forward, inputs, grads, dout, seed, directions=2, what='y
         # wide margin: a derivative much smaller than L cannot be told more finely.
         floor = ROUNDOFF * max(abs(f) for f in at) / h
         error = abs(numeric - analytic) / max(abs(numeric) + abs(analytic) + floor / FD_TOL, 1e-300)
-        errors[name] = max(errors.get(name, 0.0), error)
+        errors[name] = worst(errors.get(name, 0.0), error)
     return errors
+
+
+def same_number(a, b, tol):
+    """a and b agree to a relative tol; NaN agrees with NaN, inf with itself."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return abs(a - b) <= tol * (abs(a) + abs(b)) + 1e-300
+
+
+def worst(*errors):
+    """The largest of some relative errors; NaN when any is NaN (a gradient
+    holding NaN or inf is no match, though max(0.0, nan) is 0.0)."""
+    return math.nan if any(math.isnan(e) for e in errors) else max(errors)
 
 
 # ---------------------------------------------------------------- randomness

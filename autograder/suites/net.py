@@ -75,12 +75,15 @@ class OwnLayers:
         self.student, self.L, self.normalization, self.reg = student, num_layers, normalization, reg
         self.dropout, self.seed, self.norm_backward = dropout, seed, norm_backward
         self.calls = []   # (item, target, args, value) of every call, in order
+        self.inputs_after = {}   # {'X' or param name: the tensor as the forward calls left it}
 
-    def _forward(self, item, target, *args):
-        """(out, (cache, the call's record))."""
-        out, cache, _ = forward(self.student, target, *args)
+    def _forward(self, item, target, *args, names=()):
+        """(out, (cache, the call's record)); names: the net's names of the
+        leading args ('X', 'W1', ...), whose state after the call is kept."""
+        out, cache, res = forward(self.student, target, *args)
         record = (item, target, args, out)
         self.calls.append(record)
+        self.inputs_after.update((n, a) for n, a in zip(names, res.args) if n)
         return out, (cache, record)
 
     def _backward(self, item, target, dout, cached, names):
@@ -96,7 +99,7 @@ class OwnLayers:
         h, caches = X, []
         for i in range(1, self.L):
             h, fc = self._forward('linear_forward', 'layers.Linear.forward', h, params[f'W{i}'],
-                                  params[f'b{i}'])
+                                  params[f'b{i}'], names=('X' if i == 1 else '', f'W{i}', f'b{i}'))
             norm = None
             if self.normalization:
                 cls, item = (('BatchNorm', 'batchnorm_forward') if self.normalization == 'batchnorm'
@@ -104,7 +107,7 @@ class OwnLayers:
                 param = dict(bn_params[i - 1]) if bn_params else {}
                 param['mode'] = mode
                 h, norm = self._forward(item, f'normalization.{cls}.forward', h, params[f'gamma{i}'],
-                                        params[f'beta{i}'], param)
+                                        params[f'beta{i}'], param, names=('', f'gamma{i}', f'beta{i}'))
             h, relu = self._forward('relu_forward', 'layers.ReLU.forward', h)
             drop = None
             if self.dropout:
@@ -114,7 +117,8 @@ class OwnLayers:
                 h, drop = self._forward('dropout_forward', 'dropout.Dropout.forward', h, param)
             caches.append((fc, norm, relu, drop))
         scores, last = self._forward('linear_forward', 'layers.Linear.forward', h,
-                                     params[f'W{self.L}'], params[f'b{self.L}'])
+                                     params[f'W{self.L}'], params[f'b{self.L}'],
+                                     names=('X' if self.L == 1 else '', f'W{self.L}', f'b{self.L}'))
         if y is None:
             return scores
         res = self.student.call('layers.softmax_loss', scores, y)

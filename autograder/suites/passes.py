@@ -22,8 +22,10 @@ What each check grants (a mistake costs its own item once):
   forward (central differences in float64, checks.own_forward_errors), or
   the composition of the student's own backward passes. When none holds and
   the forward is wrong, the failure names the forward item as its cause.
-- side conditions (inputs and dout unchanged, dtype and device) count once
-  the output is right.
+- side conditions (inputs and dout unchanged, dtype, device and shape)
+  count once the output is right; a composed layer breaks one only where its
+  own code does: where the student's own parts, composed, break it the same
+  way, the parts' items pay for it, not the composed one.
 """
 import functools
 import zlib
@@ -34,10 +36,23 @@ import pytest
 import torch
 
 from autograder.rubric import Graded
+from autograder.isolation.student import StudentError
 from autograder.suites import oracles as O
-from autograder.suites.checks import (F32_TOL, F64, FD_TOL, GRAD_TOL, VALUE_TOL, Failure, Reference,
-                                      backward, expect_close, expect_match, expect_tensor,
-                                      expect_unchanged, forward, is_close, own_forward_errors)
+from autograder.suites.checks import (F32_TOL, F64, FD_TOL, GRAD_TOL, NOTES, VALUE_TOL, Failure,
+                                      Reference, backward, expect_close, expect_match,
+                                      expect_tensor, expect_unchanged, forward, is_close,
+                                      mismatch, own_forward_errors)
+
+
+@dataclass
+class Composed:
+    """What a composition of the student's own parts did (Layer.by_parts):
+    its output, its gradients (None without dout) and, as the calls left
+    them, its tensor inputs ({name: tensor}) and dout (None without dout)."""
+    out: object
+    grads: Optional[dict] = None
+    inputs: Optional[dict] = None
+    dout: Optional[torch.Tensor] = None
 
 
 @dataclass(frozen=True)
@@ -53,12 +68,9 @@ class Layer:
     extra: Callable = lambda options: ()    # the arguments after the tensors (a fresh bn_param...)
     backward_method: str = 'backward'
     # The contract's compositions of the student's own parts:
-    # by_parts(student, tensors, options, dout) -> [(label, thunk)], thunk() -> (out, {name: grad}),
-    # the gradients None when dout is None.
+    # by_parts(student, tensors, options, dout) -> [(label, thunk)], thunk() -> Composed
+    # (its gradients None when dout is None).
     by_parts: Optional[Callable] = None
-    # For a composite: which part's item modifies dout in place, if one does:
-    # dout_culprit(student, tensors, dout) -> item or None.
-    dout_culprit: Optional[Callable] = None
 
     @property
     def forward_target(self):
@@ -145,7 +157,7 @@ def check_forward(student, layer, case):
                             lambda: {'out': layer.oracle(*tensors.values(), **case.oracle_options)},
                             VALUE_TOL)]
     for label, parts in _compositions(student, layer, tensors, case.options, None):
-        references.append(Reference(label, lambda parts=parts: {'out': parts()[0]}, VALUE_TOL))
+        references.append(Reference(label, lambda parts=parts: {'out': parts().out}, VALUE_TOL))
     expect_match(_described(layer, case), {'out': out}, references)
 
 
@@ -174,7 +186,7 @@ def check_backward(student, layer, case):
         references.append(Reference('a numeric gradient of your own forward pass', own, FD_TOL,
                                     errors=True))
     for label, parts in _compositions(student, layer, tensors, case.options, dout):
-        references.append(Reference(label, lambda parts=parts: parts()[1], GRAD_TOL))
+        references.append(Reference(label, lambda parts=parts: parts().grads, GRAD_TOL))
     caused_by, note, because = None, '', ''
     if not forward_ok and layer.forward_item != layer.backward_item:
         caused_by = layer.forward_item
@@ -186,15 +198,56 @@ def check_backward(student, layer, case):
 
 
 # Side conditions count once the output is right: a function that returns
-# garbage earns nothing for leaving its inputs alone or for its dtype.
+# garbage earns nothing for leaving its inputs alone or for its dtype. A
+# composed layer that breaks one exactly as the student's own parts composed
+# do is charged nothing: the part that breaks it pays on its own item.
+
+def same_tensors(a, b):
+    """Whether two {name: tensor} agree: the same names, shapes, dtypes and
+    devices, and values to float32 round-off (the same operations, reshaped
+    in another process, may sum in another order)."""
+    def same(x, y):
+        return (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)
+                and x.shape == y.shape and x.dtype == y.dtype and x.device.type == y.device.type
+                and (x.device.type == 'meta' or not mismatch(x, y, F32_TOL)))
+    return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(
+        same(a[k], b[k]) for k in a)
+
+
+def unchanged(after, before):
+    """Whether every tensor of {name: tensor} `after` equals its `before` exactly."""
+    return all(isinstance(after[k], torch.Tensor) and after[k].shape == before[k].shape
+               and torch.equal(after[k].to('cpu'), before[k].to('cpu')) for k in before)
+
+
+def like_own_parts(student, layer, tensors, options, dout, observe, observed, what):
+    """For a composed layer whose result breaks a side condition: whether a
+    composition of the student's own parts, run on the same inputs, leaves
+    exactly the same `observe(Composed)` ({name: tensor}) as the layer left
+    (`observed`). If so, notes that the parts are to blame and returns True."""
+    for label, parts in _compositions(student, layer, tensors, options, dout):
+        try:
+            if same_tensors(observe(parts()), observed):
+                NOTES.append(f"{what}: as {label} do, so it is charged to those parts' "
+                             "own items, not here")
+                return True
+        except (StudentError, Failure, RuntimeError, TypeError, AttributeError, KeyError):
+            continue   # the parts fail on their own: no composition to compare with
+    return False
+
 
 def check_forward_leaves_inputs(student, layer, case):
     """The forward pass (right on this case) leaves its tensor inputs unchanged."""
     check_forward(student, layer, case)
     tensors = case.tensors()
     _, _, res = layer.call_forward(student, tensors, case.options)
-    for (name, before), after in zip(tensors.items(), res.args):
-        expect_unchanged(after, before, f"{layer.name}.forward: {name}")
+    after = dict(zip(tensors, res.args))
+    if unchanged(after, tensors) or like_own_parts(
+            student, layer, case.tensors(), case.options, None, lambda run: run.inputs, after,
+            f"{layer.name}.forward modifies its inputs"):
+        return
+    for name, before in tensors.items():
+        expect_unchanged(after[name], before, f"{layer.name}.forward: {name}")
 
 
 def check_backward_leaves_dout(student, layer, case):
@@ -204,13 +257,12 @@ def check_backward_leaves_dout(student, layer, case):
     out, cache, _ = layer.call_forward(student, tensors, case.options)
     dout = _dout(out.shape, case)
     _, res = layer.call_backward(student, dout, cache)
-    try:
-        expect_unchanged(res.args[0], dout, f"{layer.name}.{layer.backward_method}: dout")
-    except Failure as e:
-        culprit = layer.dout_culprit(student, tensors, dout) if layer.dout_culprit else None
-        if culprit is None:
-            raise
-        raise Failure(f"{e} (by {culprit}, which modifies its dout)", caused_by=culprit) from None
+    after = {'dout': res.args[0]}
+    if unchanged(after, {'dout': dout}) or like_own_parts(
+            student, layer, case.tensors(), case.options, dout, lambda run: {'dout': run.dout},
+            after, f"{layer.name}.{layer.backward_method} modifies dout"):
+        return
+    expect_unchanged(res.args[0], dout, f"{layer.name}.{layer.backward_method}: dout")
 
 
 def dtype_device_cases():
@@ -228,11 +280,17 @@ def check_forward_dtype_device(student, layer, case):
     check_forward(student, layer, case)
     out64, _, _ = layer.call_forward(student, case.tensors(), case.options)
     for device, dtype in dtype_device_cases():
-        out, _, _ = layer.call_forward(student, _on(case.tensors(), device, dtype), case.options)
+        tensors = _on(case.tensors(), device, dtype)
+        out, _, _ = layer.call_forward(student, tensors, case.options)
         what = f"{layer.name}.forward: out for {dtype} inputs on {device}"
-        expect_tensor(out, what, shape=out64.shape, dtype=dtype, device=device)
-        if device == 'cpu':
-            expect_close(out, out64, f"{what}, against your float64 result", tol=F32_TOL)
+        try:
+            expect_tensor(out, what, shape=out64.shape, dtype=dtype, device=device)
+            if device == 'cpu':
+                expect_close(out, out64, f"{what}, against your float64 result", tol=F32_TOL)
+        except Failure:
+            if not like_own_parts(student, layer, tensors, case.options, None,
+                                  lambda run: {'out': run.out}, {'out': out}, what):
+                raise
 
 
 def check_backward_dtype_device(student, layer, case):
@@ -248,12 +306,19 @@ def check_backward_dtype_device(student, layer, case):
         expect_tensor(out, f"{layer.name}.forward: out for {dtype} inputs on {device}",
                       dtype=dtype, device=device)
         grads, _ = layer.call_backward(student, dout.to(device=device, dtype=dtype), cache)
-        for name, g in zip(layer.inputs, grads.values()):
-            what = f"{layer.name}.{layer.backward_method}: d{name} for {dtype} inputs on {device}"
-            expect_tensor(g, what, shape=tensors[name].shape, dtype=dtype, device=device)
-            if device == 'cpu':
-                expect_close(g, grads64[f'd{name}'], f"{what}, against your float64 result",
-                             tol=F32_TOL)
+        try:
+            for name, g in zip(layer.inputs, grads.values()):
+                what = f"{layer.name}.{layer.backward_method}: d{name} for {dtype} inputs on {device}"
+                expect_tensor(g, what, shape=tensors[name].shape, dtype=dtype, device=device)
+                if device == 'cpu':
+                    expect_close(g, grads64[f'd{name}'], f"{what}, against your float64 result",
+                                 tol=F32_TOL)
+        except Failure:
+            if not like_own_parts(student, layer, tensors, case.options,
+                                  dout.to(device=device, dtype=dtype), lambda run: run.grads,
+                                  grads, f"{layer.name}.{layer.backward_method}: the gradients "
+                                         f"for {dtype} inputs on {device}"):
+                raise
 
 
 # ---------------------------------------------------------------- the pass tests

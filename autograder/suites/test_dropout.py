@@ -11,8 +11,8 @@ import torch
 from autograder.rubric import Graded
 from autograder.suites import oracles as O
 from autograder.suites import passes as P
-from autograder.suites.checks import (check, expect_close, expect_raises, expect_tensor,
-                                      expect_unchanged, forward)
+from autograder.suites.checks import (Reference, check, expect_close, expect_match,
+                                      expect_raises, expect_tensor, expect_unchanged, forward)
 
 ITEMS = {'dropout_forward': Graded(('dropout.Dropout.forward',)),
          'dropout_backward': Graded(('dropout.Dropout.backward',))}
@@ -90,6 +90,11 @@ def test_dropout_forward_seed(student):
           "Dropout.forward: two calls with the same seed gave different masks")
     check(not torch.equal(first, other),
           "Dropout.forward: calls with seeds 123 and 124 gave the same mask")
+    zero, _, _ = dropout(student, x, p=0.4, mode='train', seed=0)
+    zero_again, _, _ = dropout(student, x, p=0.4, mode='train', seed=0)
+    check(torch.equal(zero, zero_again),
+          "Dropout.forward: two calls with seed=0 gave different masks (0 is a seed too: "
+          "test `'seed' in dropout_param` or `seed is not None`, not the seed's truth)")
 
 
 @pytest.mark.item('dropout_forward', points=0.4)
@@ -159,6 +164,17 @@ def test_dropout_backward_test_mode(student):
     expect_close(dx, dout, "Dropout.backward (test mode): dx", tol=0, atol=0)
 
 
+def backward_references(mode, dout, out, x, tol):
+    """What dx may be: the gradient of the student's own forward, dout * (out / x)
+    (whatever mask it drew); in test mode also dout itself, the true layer's
+    gradient, whatever the forward did (a wrong test-mode forward is
+    dropout_forward's mistake, not the backward's)."""
+    own = Reference("your forward pass's mask and scale",
+                    lambda: {'dx': dout.double() * (out.double() / x.double())}, tol)
+    true = Reference('the identity of test mode', lambda: {'dx': dout.double()}, tol)
+    return [own, true] if mode == 'test' else [own]
+
+
 @pytest.mark.item('dropout_backward', points=0.4)
 def test_dropout_backward_dtype_and_device(student):
     for device, dtype in P.dtype_device_cases():
@@ -168,8 +184,8 @@ def test_dropout_backward_dtype_and_device(student):
             out, cache, _ = dropout(student, x, p=0.5, mode=mode)
             dx = student.call('dropout.Dropout.backward', dout, cache).value
             if device == 'cpu':
-                expect_close(dx, dout.double() * (out.double() / x.double()),
-                             f"Dropout.backward ({mode} mode): dx for {dtype} input", tol=1e-5)
+                expect_match(f"Dropout.backward ({mode} mode) for {dtype} input", {'dx': dx},
+                             backward_references(mode, dout, out, x, 1e-5))
             expect_tensor(dx, f"Dropout.backward ({mode} mode): dx for {dtype} input on {device}",
                           shape=x.shape, dtype=dtype, device=device)
 
@@ -180,7 +196,6 @@ def test_dropout_backward_leaves_dout_unchanged(student):
     for mode in ('train', 'test'):
         out, cache, _ = dropout(student, x, p=0.5, mode=mode)
         res = student.call('dropout.Dropout.backward', dout, cache)
-        expect_close(res.value, dout * (out.double() / x),
-                     f"Dropout.backward ({mode} mode): dx (it must reuse the forward pass's mask)",
-                     tol=1e-10)
+        expect_match(f"Dropout.backward ({mode} mode) (it must reuse the forward pass's mask)",
+                     {'dx': res.value}, backward_references(mode, dout, out, x, 1e-10))
         expect_unchanged(res.args[0], dout, f"Dropout.backward ({mode} mode): dout")

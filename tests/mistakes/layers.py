@@ -62,7 +62,14 @@ def forward(x, w, b, state={}):
         loses=['relu_backward']),
     'relu_backward_modifies_dout_in_place': Case(
         {'layers': [("dx = dout * (x > 0)", "dout[x <= 0] = 0\n        dx = dout")]},
-        loses=['relu_backward'], cascades=['linear_relu']),   # whose backward hands it dout
+        # Linear_ReLU's backward hands it dout, and its own code is right: not charged.
+        loses=['relu_backward']),
+    'linear_backward_nan_for_a_wrong_forward': Case(
+        # A wrong forward and a backward full of NaN: max(error, nan) once took
+        # NaN for an exact match with the forward's own numeric gradient.
+        {'layers': [("out = x.reshape(x.shape[0], -1) @ w + b", "out = x.reshape(x.shape[0], -1) @ w + b + 1e-3"),
+                    ("dx = (dout @ w.T).reshape(x.shape)", "dx = (dout @ w.T).reshape(x.shape) * float('nan')")]},
+        loses=['linear_forward', 'linear_backward'], cascades=TRAINING),
     # ---- Linear_ReLU
     'linear_relu_backward_skips_the_relu': Case(
         {'layers': [("da = ReLU.backward(dout, relu_cache)", "da = dout")]},
@@ -137,6 +144,11 @@ def forward(x, w, b, state={}):
                      "h, self.params[f'gamma{i}'], self.params[f'beta{i}'], self.bn_params[0])\n"
                      "            elif")]},
         loses=['fc_net'], cascades=['train_deep_batchnorm']),
+    'fc_net_seed_zero_taken_for_absent': Case(
+        # A falsy value taken for an absent one: seed=0 never reaches the dropout masks.
+        {'layers': [("        if seed is not None:\n            self.dropout_param['seed'] = seed\n",
+                     "        if seed:\n            self.dropout_param['seed'] = seed\n")]},
+        loses=['fc_net']),
     'fc_net_biases_on_default_device': Case(
         {'layers': [("self.params[f'b{i}'] = torch.zeros(dout, device=self.device, dtype=dtype)",
                      "self.params[f'b{i}'] = torch.zeros(dout, dtype=dtype)")]},

@@ -48,6 +48,27 @@ CASES = {
         {'normalization': [("            mean = x.mean(dim=0)\n            xc = x - mean\n",
                             "            mean = x.mean(dim=0)\n            xc = x.sub_(mean)\n")]},
         loses=['batchnorm_forward']),
+    'batchnorm_variance_by_cancellation': Case(
+        # E[x^2] - E[x]^2: off by 1e-5 on values about 1e6, where two passes are exact.
+        {'normalization': [("var = (xc * xc).mean(dim=0)", "var = (x * x).mean(dim=0) - mean * mean")]},
+        loses=['batchnorm_forward']),
+    'batchnorm_eps_zero_taken_for_absent': Case(
+        {'normalization': [("eps = bn_param.get('eps', 1e-5)", "eps = bn_param.get('eps') or 1e-5")]},
+        loses=['batchnorm_forward']),
+    'batchnorm_momentum_zero_taken_for_absent': Case(
+        {'normalization': [("momentum = bn_param.get('momentum', 0.9)",
+                            "momentum = bn_param.get('momentum') or 0.9")]},
+        loses=['batchnorm_forward']),
+    'batchnorm_backward_dgamma_kept_2d': Case(
+        # dgamma and dbeta of shape (1, D): SpatialBatchNorm's backward only
+        # reshapes around this one, so it is charged nothing.
+        {'normalization': [("        dx = (N * dx_hat - dx_hat.sum(dim=0) - x_hat * (dx_hat * x_hat).sum(dim=0)) / (N * std)\n"
+                            "        dgamma, dbeta = (dout * x_hat).sum(dim=0), dout.sum(dim=0)\n",
+                            "        dx = (N * dx_hat - dx_hat.sum(dim=0) - x_hat * (dx_hat * x_hat).sum(dim=0)) / (N * std)\n"
+                            "        dgamma = (dout * x_hat).sum(dim=0, keepdim=True)\n"
+                            "        dbeta = dout.sum(dim=0, keepdim=True)\n")]},
+        # The net's training run checks its gradients' shapes against the oracle's.
+        loses=['batchnorm_backward_alt'], cascades=['train_deep_batchnorm']),
     'batchnorm_backward_missing_dvar_term': Case(
         {'normalization': [("        dxc = dxc + 2 * xc * dvar / N\n", "")]},
         loses=['batchnorm_backward']),
@@ -82,6 +103,13 @@ CASES = {
     'layernorm_ignores_eps': Case(
         {'normalization': [("std = ((xc * xc).mean(dim=1, keepdim=True) + eps).sqrt()",
                             "std = ((xc * xc).mean(dim=1, keepdim=True) + 1e-5).sqrt()")]},
+        loses=['layernorm_forward']),
+    'layernorm_variance_by_cancellation': Case(
+        {'normalization': [("std = ((xc * xc).mean(dim=1, keepdim=True) + eps).sqrt()",
+                            "std = ((x * x).mean(dim=1, keepdim=True) - mean * mean + eps).sqrt()")]},
+        loses=['layernorm_forward']),
+    'layernorm_eps_zero_taken_for_absent': Case(
+        {'normalization': [("eps = ln_param.get('eps', 1e-5)", "eps = ln_param.get('eps') or 1e-5")]},
         loses=['layernorm_forward']),
     'layernorm_backward_dgamma_not_summed': Case(
         {'normalization': [("dgamma = (dout * x_hat).sum(dim=0)\n        dx_hat = dout * gamma\n        dx = (D",

@@ -26,6 +26,41 @@ def sgd_momentum(w, dw, config=None):
     return w + v, config
 ''')]},
         loses=['sgd_momentum']),
+    'sgd_momentum_zero_momentum_taken_for_absent': Case(
+        {'optim': [("v = config['momentum'] * v - config['learning_rate'] * g\n    next_w = w + v",
+                    "v = (config['momentum'] or 0.9) * v - config['learning_rate'] * g\n    next_w = w + v")]},
+        loses=['sgd_momentum']),
+    'sgd_momentum_velocity_in_a_module_dict_by_shape': Case(
+        # State kept beside the config: two weights of one shape share a velocity.
+        {'optim': [Def('sgd_momentum', '''
+def sgd_momentum(w, dw, config=None, _velocities={}):
+    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9, weight_decay=0.0)
+    g = dw + config['weight_decay'] * w
+    v = _velocities.get(tuple(w.shape), torch.zeros_like(w))
+    v = config['momentum'] * v - config['learning_rate'] * g
+    _velocities[tuple(w.shape)] = v
+    config['velocity'] = v
+    return w + v, config
+''')]},
+        loses=['sgd_momentum']),
+    'rmsprop_shares_one_defaults_dict': Case(
+        # config=None hands out one module-level dict: a second run starts with a stale cache.
+        {'optim': [("    config = _with_defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8,\n"
+                    "                            weight_decay=0.0)\n",
+                    "    if config is None:\n        config = _RMSPROP_DEFAULTS\n"
+                    "    config = _with_defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8,\n"
+                    "                            weight_decay=0.0)\n"),
+                   ("def rmsprop(w, dw, config=None):", "_RMSPROP_DEFAULTS = {}\n\n\ndef rmsprop(w, dw, config=None):")]},
+        loses=['rmsprop']),
+    'adam_shares_one_defaults_dict': Case(
+        # The same in adam: adamw fills a config of its own, so it keeps its points.
+        {'optim': [("    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,\n"
+                    "                            weight_decay=0.0)\n",
+                    "    config = _ADAM_DEFAULTS if config is None else config\n"
+                    "    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,\n"
+                    "                            weight_decay=0.0)\n"),
+                   ("def adam(w, dw, config=None):", "_ADAM_DEFAULTS = {}\n\n\ndef adam(w, dw, config=None):")]},
+        loses=['adam']),
     'nesterov_as_plain_momentum': Case(
         {'optim': [("next_w = w - mu * v + (1 + mu) * v_next", "next_w = w + v_next")]},
         loses=['nesterov']),
@@ -69,6 +104,15 @@ def sgd_momentum(w, dw, config=None):
                     "    config.setdefault('lr0', config['learning_rate'])\n"
                     "    next_w = w - config['lr0'] * m_hat")]},
         loses=['adam']),
+    'adam_moment_on_default_device': Case(
+        # adamw takes this step too and fails with it off the CPU: adam's code, charged to adam only.
+        {'optim': [("m = beta1 * config.get('m', torch.zeros_like(w)) + (1 - beta1) * g",
+                    "m = beta1 * config.get('m', torch.zeros(w.shape, dtype=w.dtype)) + (1 - beta1) * g")]},
+        loses=['adam']),
+    'adamw_zero_weight_decay_taken_for_absent': Case(
+        {'optim': [("decayed = w * (1 - config['learning_rate'] * config['weight_decay'])",
+                    "decayed = w * (1 - config['learning_rate'] * (config['weight_decay'] or 1e-2))")]},
+        loses=['adamw']),
     'adamw_with_coupled_decay': Case(
         {'optim': [("decayed = w * (1 - config['learning_rate'] * config['weight_decay'])\n"
                     "    next_w = _adam_step(decayed, dw, config)",

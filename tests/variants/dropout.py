@@ -15,4 +15,7 @@ CASES = {
         ("dx = dout * mask", "dx = torch.where(mask[0], dout / (1 - mask[1]), torch.zeros_like(dout))")]}),
     'dropout_empty_uniform': Case({'dropout': [
         (MASK, "mask = (torch.empty_like(x).uniform_(0, 1) > p).to(x.dtype) * (1.0 / (1 - p))")]}),
+    'dropout_seed_is_not_none': Case({'dropout': [
+        # The falsy-safe twin of `if dropout_param.get('seed'):`.
+        ("        if 'seed' in dropout_param:\n", "        if dropout_param.get('seed') is not None:\n")]}),
 }

@@ -104,3 +104,18 @@ def backward(dout, cache):
          "        x_hat = (xc / std).to(x.dtype)\n        std = std.to(x.dtype)\n"
          "        out = gamma * x_hat + beta\n        cache = (x_hat, std, gamma)")]}),
 })
+
+CASES.update({
+    'variances_by_torch_var_and_by_shifted_data': Case({'normalization': [
+        # The stable twins of E[x^2] - E[x]^2: torch's two-pass var, and the
+        # shifted-data form (squares of x minus one of its own values: no large offset left).
+        ("var = (xc * xc).mean(dim=0)", "var = x.var(dim=0, unbiased=False)"),
+        ("std = ((xc * xc).mean(dim=1, keepdim=True) + eps).sqrt()",
+         "shifted = x - x[:, :1]\n"
+         "        var = (shifted * shifted).mean(dim=1, keepdim=True) - shifted.mean(dim=1, keepdim=True) ** 2\n"
+         "        std = (var + eps).sqrt()"),
+        # Falsy-safe reads of eps and momentum.
+        ("eps = bn_param.get('eps', 1e-5)", "eps = bn_param['eps'] if bn_param.get('eps') is not None else 1e-5"),
+        ("momentum = bn_param.get('momentum', 0.9)",
+         "momentum = 0.9 if bn_param.get('momentum') is None else bn_param['momentum']")]}),
+})

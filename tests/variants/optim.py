@@ -74,3 +74,32 @@ def adamw(w, dw, config=None):
     return next_w, config
 ''')]}),
 })
+
+CASES.update({
+    'state_in_a_fresh_copy_of_the_config': Case({'optim': [
+        # State kept in the config only, each step writing a new dict; hyperparameters
+        # read with `is None`, so that 0 stays 0.
+        Def('rmsprop', '''
+def rmsprop(w, dw, config=None):
+    config = dict(config) if config is not None else {}
+    for key, default in (('learning_rate', 1e-2), ('decay_rate', 0.99), ('epsilon', 1e-8),
+                         ('weight_decay', 0.0)):
+        if config.get(key) is None:
+            config[key] = default
+    d = config['decay_rate']
+    g = dw + config['weight_decay'] * w
+    cache = d * config['cache'] if 'cache' in config else torch.zeros_like(w)
+    cache = cache + (1 - d) * g * g
+    config['cache'] = cache
+    return w - config['learning_rate'] * g / (cache.sqrt() + config['epsilon']), config
+'''),
+        Def('adamw', '''
+def adamw(w, dw, config=None):
+    config = {} if config is None else config
+    weight_decay = config.get('weight_decay')
+    config['weight_decay'] = 1e-2 if weight_decay is None else weight_decay
+    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
+    decayed = w * (1 - config['learning_rate'] * config['weight_decay'])
+    return _adam_step(decayed, dw, config), config
+''')]}),
+})
