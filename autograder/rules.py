@@ -34,7 +34,9 @@ that list that function. A use anywhere else in the student's module (a
 module-level import, a helper function, a class body, a default argument
 or decorator, which run at import) costs every item of that module, since
 any student function may reach it; so does a module the check cannot read
-(not Python, nested too deeply, too long): it is refused, never trusted.
+(not Python, nested too deeply): it is refused, never trusted; and so does
+importing what breaks the rules in another student module, which could
+pass on what that one reached.
 """
 import ast
 import builtins
@@ -74,6 +76,7 @@ DENIED_PARTS = (
 UNDENIED = frozenset({'no_grad', 'gradient', 'inference_mode', 'is_inference_mode_enabled', 'trace',
                       'encode', 'decode'})
 DENIED_KEYWORDS = frozenset({'requires_grad'})
+HARMLESS_DUNDER_NAMES = frozenset({'__name__', '__doc__', '__file__'})   # strings
 # Modules student code may reach as attributes (torch.linalg.norm, ...).
 MATH_MODULES = ('linalg', 'fft', 'special')
 TORCH_CLASSES = ('Tensor', 'Generator', 'Size', 'device', 'dtype', 'finfo', 'iinfo',
@@ -107,6 +110,16 @@ def _public(names):
     return {n for n in names if not n.startswith('_') and not _denied(n)}
 
 
+def _loaded(owner, name):
+    """owner.name if it is there already, else None: never one that a module
+    would import on first use (numpy.testing, torch.export)."""
+    if isinstance(owner, type):
+        return getattr(owner, name, None)
+    with warnings.catch_warnings():   # some attributes warn that they are deprecated
+        warnings.simplefilter('ignore')
+        return vars(owner).get(name)
+
+
 @lru_cache(maxsize=None)
 def allowed_attributes():
     """Every library attribute name student code may use (see the module docstring)."""
@@ -117,11 +130,11 @@ def allowed_attributes():
     import torch
 
     def functions_of(module):
-        return {n for n in dir(module) if callable(getattr(module, n, None))
-                and not isinstance(getattr(module, n), (type, types.ModuleType))}
+        return {n for n in dir(module) if callable(_loaded(module, n))
+                and not isinstance(_loaded(module, n), (type, types.ModuleType))}
 
     def constants_of(module):
-        return {n for n in dir(module) if isinstance(getattr(module, n, None), (
+        return {n for n in dir(module) if isinstance(_loaded(module, n), (
             torch.dtype, torch.layout, torch.memory_format, float, int, numpy.dtype))}
 
     names = set(MATH_MODULES) | set(TORCH_CLASSES) | set(FILE_METHODS)
@@ -130,9 +143,10 @@ def allowed_attributes():
         names |= functions_of(getattr(torch, module))
     names |= functions_of(math) | constants_of(math)
     names |= {n for n in functions_of(numpy) | constants_of(numpy)
-              if isinstance(getattr(numpy, n), (numpy.ufunc, types.FunctionType, float,
-                                                numpy.dtype, type(numpy.float64)))
+              if isinstance(_loaded(numpy, n), (numpy.ufunc, types.FunctionType, float))
               or n in dir(torch.Tensor)}
+    names |= {n for n in dir(numpy) if isinstance(_loaded(numpy, n), type)
+              and issubclass(_loaded(numpy, n), numpy.generic)}     # np.float64
     for kind in (dict, list, tuple, str, set, frozenset, int, float, bool, slice, range,
                  torch.Size, torch.device, torch.dtype, torch.finfo, torch.iinfo,
                  torch.Generator):
@@ -151,7 +165,7 @@ def known_attributes():
     submodules, numpy, the allowed modules, Python's own objects: functions,
     code, frames, tracebacks, generators, types, modules): a name of the
     student's own that is one of these is not allowed unless listed."""
-    import pkgutil
+    import os
     import sys
     import types
 
@@ -162,19 +176,19 @@ def known_attributes():
     roots = [torch, torch.Tensor, numpy, numpy.ndarray, builtins, types, sys]
     roots += [__import__(m) for m in ALLOWED_IMPORTS] + [getattr(torch, m) for m in MATH_MODULES]
     names = set()
-    with warnings.catch_warnings():   # some attributes warn that they are deprecated
-        warnings.simplefilter('ignore')
-        for root in roots:
-            for name in dir(root):
-                names.add(name)
-                value = getattr(root, name, None)
-                if isinstance(value, type):
-                    names.update(dir(value))
+    for root in roots:
+        for name in dir(root):
+            names.add(name)
+            value = _loaded(root, name)
+            if isinstance(value, type):
+                names.update(dir(value))
     for kind in vars(types).values():
         if isinstance(kind, type):
             names.update(dir(kind))
-    for package in (torch, numpy):
-        names.update(m.name for m in pkgutil.iter_modules(package.__path__))
+    for package in (torch, numpy):   # every submodule, loaded or not
+        for folder, subfolders, files in os.walk(os.path.dirname(package.__file__)):
+            names.update(subfolders)
+            names.update(f[:-3] for f in files if f.endswith('.py'))
     names.update(part for name in list(sys.modules) for part in name.split('.'))
     return frozenset(names | _release_imports())
 
@@ -256,7 +270,7 @@ def attribute_problem(name):
 
 def name_problem(name):
     """Why student code may not use the name `name` (load or store), or None."""
-    if name.startswith('__'):
+    if name.startswith('__') and name not in HARMLESS_DUNDER_NAMES:
         return f"{name} (names starting with __ are not allowed)"
     if name in BUILTINS and name not in ALLOWED_BUILTINS:
         return f"{name} (a builtin that is not allowed)"
@@ -421,17 +435,52 @@ def check_submission(submission, rubric):
         for target in spec.functions:
             module, _, qualname = target.partition('.')
             by_module.setdefault(module, {}).setdefault(qualname, []).append(item)
+    found = {module: check_source(submission.source(module), set(functions))
+             for module, functions in by_module.items() if submission.source(module) is not None}
+    _spread_through_imports(found, {module: submission.source(module) for module in found})
     messages = {}
     for module, functions in sorted(by_module.items()):
-        source = submission.source(module)
-        if source is None:
-            continue
-        for qualname, found in check_source(source, set(functions)).items():
+        for qualname, uses in found.get(module, {}).items():
             items = functions[qualname] if qualname else sorted({i for v in functions.values() for i in v})
             for item in items:
-                messages.setdefault(item, []).append(_describe(module, qualname, found))
+                messages.setdefault(item, []).append(_describe(module, qualname, uses))
     return {item: f"Rule violation: {'; '.join(found)}. {RULE}; this item gets 0 points."
             for item, found in messages.items()}
+
+
+def _spread_through_imports(found, sources):
+    """A module that imports what breaks the rules in another student module
+    (`from .layers import helper`, `from . import layers`) breaks them too,
+    outside its functions: it can pass on what the other one reached.
+    found: {module: check_source's result}, extended in place."""
+    imports = {module: _student_imports(source) for module, source in sources.items()}
+    changed = True
+    while changed:
+        changed = False
+        for module, imported in imports.items():
+            for line, other, names in imported:
+                bad = found.get(other, {})
+                if other == module or not bad or (names is not None and None not in bad and not any(
+                        qualname.split('.')[0] in names for qualname in bad)):
+                    continue
+                what = f"what scratchnn/{other}.py breaks the rules with"
+                if (line, what) not in found[module].get(None, []):
+                    found[module].setdefault(None, []).append((line, what))
+                    changed = True
+
+
+def _student_imports(source):
+    """[(line, student module, names imported from it or None for the module)]."""
+    tree, _ = _unreadable(source)
+    found = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if not isinstance(node, ast.ImportFrom) or node.level != 1:
+            continue
+        if node.module and _student_module(node.module):
+            found.append((node.lineno, node.module, {a.name for a in node.names}))
+        elif not node.module:
+            found.extend((node.lineno, a.name, None) for a in node.names if _student_module(a.name))
+    return found
 
 
 def _describe(module, qualname, found):

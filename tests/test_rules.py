@@ -116,6 +116,21 @@ ACCEPTED = {
 }
 
 
+class Submission:
+    """Student modules' sources, as a submission.Submission gives them."""
+
+    def __init__(self, **sources):
+        self.sources = sources
+
+    def source(self, module):
+        return self.sources.get(module)
+
+
+class Item:
+    def __init__(self, *functions):
+        self.functions = functions
+
+
 def check(body):
     source = "import torch\n\n\ndef f(x, w):\n" + ''.join(f"    {line}\n" for line in body.splitlines())
     return rules.check_source(source, {'f'})
@@ -162,14 +177,8 @@ def test_a_module_the_check_cannot_read_is_refused_never_crashes(source, why):
 
 
 def test_a_violation_message_names_the_function_line_and_reason_in_one_line():
-    class Submission:
-        def source(self, module):
-            return "import torch\n\ndef f(x):\n    return getattr(x, 'grad')\n" if module == 'layers' else None
-
-    class Item:
-        functions = ('layers.f',)
-
-    message = rules.check_submission(Submission(), {'it': Item()})['it']
+    submission = Submission(layers="import torch\n\ndef f(x):\n    return getattr(x, 'grad')\n")
+    message = rules.check_submission(submission, {'it': Item('layers.f')})['it']
     assert '\n' not in message
     assert "layers.f uses getattr (a builtin that is not allowed) (line 4)" in message
 
@@ -184,3 +193,22 @@ def test_the_allow_list_holds_no_gradient_name_and_the_course_needs():
                  'masked_fill', 'where', 'numel', 'dim', 'device', 'dtype', 'to', 'item',
                  'clone', 'detach', 'get', 'setdefault', 'manual_seed', 'Generator', 'sqrt'):
         assert name in allowed, name
+
+
+def test_what_breaks_the_rules_in_one_module_taints_the_modules_that_import_it():
+    """A helper in layers that reaches getattr, imported by optim: optim's items are
+    zeroed too; a module importing only clean names of layers is not."""
+    rubric = {'relu': Item('layers.relu'), 'sgd': Item('optim.sgd'),
+              'adam': Item('optim.adam'), 'init': Item('init.init')}
+    submission = Submission(
+        layers="g = getattr\n\ndef relu(x):\n    return x\n\ndef clean(x):\n    return x\n",
+        optim="from .layers import g\n\ndef sgd(w):\n    return g(w, 'grad')\n\n"
+              "def adam(w):\n    return w\n",
+        init="from .optim import adam\n\ndef init(w):\n    return adam(w)\n")
+    violations = rules.check_submission(submission, rubric)
+    assert set(violations) == {'relu', 'sgd', 'adam', 'init'}
+    assert 'what scratchnn/layers.py breaks the rules with' in violations['sgd']
+    clean = Submission(layers="def relu(x):\n    return getattr(x, 'grad')\n\ndef clean(x):\n    return x\n",
+                       optim="from .layers import clean\n\ndef sgd(w):\n    return clean(w)\n\n"
+                             "def adam(w):\n    return w\n")
+    assert set(rules.check_submission(clean, rubric)) == {'relu'}
