@@ -69,9 +69,10 @@ DENIED_PARTS = (
     'autocast', 'func', 'jit', 'script', 'trace', 'compile', 'export', 'fx', 'library',
     'register', 'dispatch', 'schema', 'ops', 'override', 'parse', 'import', 'module', 'cond',
     'while_loop', 'scan', 'fork', 'wait', 'thread', 'process', 'storage', 'buffer', 'ptr',
-    'dlpack', 'ctypes', 'file', 'load', 'save', 'memmap', 'pickle', 'share', 'set_', 'subclass',
-    'vital', 'classproperty', 'type_comment', 'unify_type', 'batch_norm', 'layer_norm',
-    'group_norm', 'instance_norm', 'rms_norm', 'dropout', 'frame', 'code', 'globals', 'builtin')
+    'dlpack', 'ctypes', 'file', 'load', 'save', 'txt', 'regex', 'memmap', 'pickle', 'share',
+    'set_', 'subclass', 'vital', 'classproperty', 'type_comment', 'unify_type', 'batch_norm',
+    'layer_norm', 'group_norm', 'instance_norm', 'rms_norm', 'dropout', 'frame', 'code',
+    'globals', 'builtin')
 # Harmless names that contain a denied part.
 UNDENIED = frozenset({'no_grad', 'gradient', 'inference_mode', 'is_inference_mode_enabled', 'trace',
                       'encode', 'decode'})
@@ -270,7 +271,9 @@ def attribute_problem(name):
 
 def name_problem(name):
     """Why student code may not use the name `name` (load or store), or None."""
-    if name.startswith('__') and name not in HARMLESS_DUNDER_NAMES:
+    if name in HARMLESS_DUNDER_NAMES:
+        return None
+    if name.startswith('__'):
         return f"{name} (names starting with __ are not allowed)"
     if name in BUILTINS and name not in ALLOWED_BUILTINS:
         return f"{name} (a builtin that is not allowed)"

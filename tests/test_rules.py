@@ -69,7 +69,10 @@ ATTACKS = {
     'data_ptr': "return x.data_ptr()",
     'numpy_file': "import numpy as np\nreturn np.load('/tmp/x.npy')",
     'numpy_lib': "import numpy as np\nreturn np.lib.stride_tricks.as_strided(x)",
+    'numpy_text_file': "import numpy as np\nreturn np.genfromtxt('/etc/passwd')",
+    'numpy_random_module': "import numpy as np\nreturn np.random.default_rng().bit_generator",
     'open': "return open('/proc/self/mem', 'wb')",
+    'import_the_package': "import scratchnn\nreturn scratchnn.conv.F",
     'breakpoint': "breakpoint()\nreturn x",
     'rebinding_a_builtin': "getattr = print\nreturn getattr(x)",
     'torch_module_attribute_of_torch': "return torch.autograd",
@@ -113,6 +116,7 @@ ACCEPTED = {
     'release_names': "from . import _checks\n_checks.tensor('x', x)\nreturn Linear.backward(x, (x, w, w))",
     'finfo': "return torch.finfo(x.dtype).eps + x.abs().add_(1).sqrt_()",
     'private_name_of_its_own': "_seen = [x]\nreturn _seen",
+    'module_name': "return __name__ == 'scratchnn.layers' and x",
 }
 
 
