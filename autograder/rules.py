@@ -286,44 +286,22 @@ def _student_module(module):
     return module in student_modules()
 
 
-def import_problems(node, given_aliases):
+IMPORTS_ALLOWED = (f"only {', '.join(sorted(ALLOWED_IMPORTS - {'__future__'}))} and "
+                   f"scratchnn's modules may be imported")
+
+
+def import_problems(node, bound_modules):
     """[(line, what)] for an Import or ImportFrom node; records the given and
-    plain-Python modules it binds in given_aliases {name: module}."""
-    found = []
+    plain-Python modules it binds in bound_modules {name: module}."""
     if isinstance(node, ast.Import):
-        for alias in node.names:
-            parts = alias.name.split('.')
-            if parts[0] == 'scratchnn' and len(parts) == 2 and parts[1] in GIVEN_MODULES:
-                given_aliases[alias.asname or alias.name] = parts[1]
-            elif alias.name in PYTHON_MODULE_NAMES:
-                given_aliases[alias.asname or alias.name] = alias.name
-            if alias.name not in ALLOWED_IMPORTS and not (
-                    parts[0] == 'scratchnn' and len(parts) == 2 and parts[1] in GIVEN_MODULES):
-                found.append((node.lineno, f"import {alias.name} (only "
-                                           f"{', '.join(sorted(ALLOWED_IMPORTS - {'__future__'}))} "
-                                           f"and scratchnn's modules may be imported)"))
-        return found
-    module, relative = node.module or '', node.level > 0
-    if node.level == 0 and (module == 'scratchnn' or module.startswith('scratchnn.')):
-        module, relative = module[len('scratchnn.'):] if '.' in module else '', True
-    if relative and node.level <= 1:
-        for alias in node.names:
-            if alias.name == '*':
-                found.append((node.lineno, f"from .{module} import * (name what you import)"))
-            elif not module and (alias.name in GIVEN_MODULES or _student_module(alias.name)):
-                if alias.name in GIVEN_MODULES:
-                    given_aliases[alias.asname or alias.name] = alias.name
-            elif module in GIVEN_MODULES and alias.name not in given_names(module):
-                found.append((node.lineno, f"from .{module} import {alias.name} (given modules "
-                                           f"may be used only through the names they define)"))
-            elif not module or not (module in GIVEN_MODULES or _student_module(module)):
-                found.append((node.lineno, f"from .{module} import {alias.name} (not a "
-                                           f"module of scratchnn)"))
-        return found
-    if relative or module not in ALLOWED_IMPORTS:
-        return [(node.lineno, f"from {'.' * node.level}{module} import ... (only "
-                              f"{', '.join(sorted(ALLOWED_IMPORTS - {'__future__'}))} and "
-                              f"scratchnn's modules may be imported)")]
+        return _plain_import_problems(node, bound_modules)
+    package_module = _package_module(node)
+    if package_module is not None:
+        return _package_import_problems(node, package_module, bound_modules)
+    module = node.module or ''
+    if node.level or module not in ALLOWED_IMPORTS:
+        return [(node.lineno, f"from {'.' * node.level}{module} import ... ({IMPORTS_ALLOWED})")]
+    found = []
     for alias in node.names:
         if alias.name == '*':
             problem = "(name what you import)"
@@ -337,46 +315,102 @@ def import_problems(node, given_aliases):
     return found
 
 
-def node_problems(node, given_aliases):
-    """[(line, what)] for one node alone (its children are visited apart)."""
-    line = getattr(node, 'lineno', 0)
+def _plain_import_problems(node, bound_modules):
+    """import torch, import os as o, import scratchnn.conv as conv."""
+    found = []
+    for alias in node.names:
+        parts = alias.name.split('.')
+        given = parts[0] == 'scratchnn' and len(parts) == 2 and parts[1] in GIVEN_MODULES
+        if given or alias.name in PYTHON_MODULE_NAMES:
+            bound_modules[alias.asname or alias.name] = parts[-1]
+        if alias.name not in ALLOWED_IMPORTS and not given:
+            found.append((node.lineno, f"import {alias.name} ({IMPORTS_ALLOWED})"))
+    return found
+
+
+def _package_module(node):
+    """For an import from scratchnn (`from . import x`, `from .conv import F`,
+    `from scratchnn.conv import F`): the module named ('' for the package
+    itself); None for an import from elsewhere."""
+    module = node.module or ''
+    if node.level == 1:
+        return module
+    if node.level == 0 and (module == 'scratchnn' or module.startswith('scratchnn.')):
+        return module.partition('.')[2]
+    return None
+
+
+def _package_import_problems(node, module, bound_modules):
+    found = []
+    for alias in node.names:
+        if alias.name == '*':
+            found.append((node.lineno, f"from .{module} import * (name what you import)"))
+        elif not module and alias.name in GIVEN_MODULES:
+            bound_modules[alias.asname or alias.name] = alias.name
+        elif not module and _student_module(alias.name):
+            pass
+        elif module in GIVEN_MODULES and alias.name not in given_names(module):
+            found.append((node.lineno, f"from .{module} import {alias.name} (given modules "
+                                       f"may be used only through the names they define)"))
+        elif not (module in GIVEN_MODULES or _student_module(module)):
+            found.append((node.lineno, f"from .{module} import {alias.name} (not a "
+                                       f"module of scratchnn)"))
+    return found
+
+
+def node_problems(node, bound_modules):
+    """[(line, what)] for one node alone (its children are visited apart).
+    bound_modules: {name: given or plain-Python module it is bound to}."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return import_problems(node, given_aliases)
-    what = None
+        return import_problems(node, bound_modules)
     if isinstance(node, ast.Name):
         what = name_problem(node.id)
     elif isinstance(node, ast.Attribute):
-        bound = given_aliases.get(node.value.id) if isinstance(node.value, ast.Name) else None
-        if bound in PYTHON_MODULE_NAMES and node.attr not in PYTHON_MODULE_NAMES[bound]:
-            what = f"{bound}.{node.attr} (of {bound}, only {', '.join(PYTHON_MODULE_NAMES[bound])})"
-        elif bound in GIVEN_MODULES and node.attr not in given_names(bound):
-            what = (f"{bound}.{node.attr} (given modules may be used only through the names "
-                    f"they define)")
-        else:
-            what = attribute_problem(node.attr)
-    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        if node.name.startswith('__') and node.name not in DUNDER_METHODS:
-            what = f"def {node.name} (of the special methods only {', '.join(sorted(DUNDER_METHODS))} may be defined)"
-        else:
-            what = name_problem(node.name) if node.name not in DUNDER_METHODS else None
-    elif isinstance(node, ast.arg):
-        what = name_problem(node.arg)
+        what = _attribute_node_problem(node, bound_modules)
     elif isinstance(node, ast.keyword) and node.arg is not None:
-        if node.arg in DENIED_KEYWORDS or node.arg.startswith('__'):
-            what = f"the keyword {node.arg}= (not allowed)"
-    elif isinstance(node, (ast.Global, ast.Nonlocal)):
-        found = [name_problem(name) for name in node.names]
-        what = next((f for f in found if f), None)
-    elif isinstance(node, ast.ExceptHandler) and node.name:
-        what = name_problem(node.name)
-    elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
-        what = name_problem(node.name)
-    elif isinstance(node, ast.MatchMapping) and node.rest:
-        what = name_problem(node.rest)
+        refused = node.arg in DENIED_KEYWORDS or node.arg.startswith('__')
+        what = f"the keyword {node.arg}= (not allowed)" if refused else None
     elif isinstance(node, ast.MatchClass):   # case C(attr=...) reads C's attribute
-        found = [attribute_problem(name) for name in node.kwd_attrs]
-        what = next((f for f in found if f), None)
-    return [(line, what)] if what else []
+        what = _first(attribute_problem(name) for name in node.kwd_attrs)
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+            and node.name.startswith('__'):
+        what = None if node.name in DUNDER_METHODS else (
+            f"def {node.name} (of the special methods only "
+            f"{', '.join(sorted(DUNDER_METHODS))} may be defined)")
+    else:
+        what = _first(name_problem(name) for name in _declared_names(node))
+    return [(getattr(node, 'lineno', 0), what)] if what else []
+
+
+def _attribute_node_problem(node, bound_modules):
+    """Why `node` (an ast.Attribute) is not allowed, or None."""
+    module = bound_modules.get(node.value.id) if isinstance(node.value, ast.Name) else None
+    if module in PYTHON_MODULE_NAMES and node.attr not in PYTHON_MODULE_NAMES[module]:
+        return f"{module}.{node.attr} (of {module}, only {', '.join(PYTHON_MODULE_NAMES[module])})"
+    if module in GIVEN_MODULES and node.attr not in given_names(module):
+        return (f"{module}.{node.attr} (given modules may be used only through the names "
+                f"they define)")
+    return attribute_problem(node.attr)
+
+
+def _declared_names(node):
+    """The names a node binds or declares other than by ast.Name (def, class,
+    argument, except ... as, match capture, global, nonlocal)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return node.names
+    if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+        return [node.name] if node.name else []
+    if isinstance(node, ast.MatchMapping):
+        return [node.rest] if node.rest else []
+    return []
+
+
+def _first(problems):
+    return next((p for p in problems if p), None)
 
 
 def _unreadable(source):
@@ -409,10 +443,10 @@ def check_source(source, student_functions):
     tree, why = _unreadable(source)
     if tree is None:
         return {None: [(0, f"refused: the rule check cannot read it, as {why}")]}
-    given_aliases = {}
+    bound_modules = {}
     for node in ast.walk(tree):   # imports first: a given module's alias may be used above
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            import_problems(node, given_aliases)
+            import_problems(node, bound_modules)
     owner = {}   # id(node) -> the graded function whose body holds it
     for qualname, node in functions(tree):
         if qualname in student_functions:
@@ -422,7 +456,7 @@ def check_source(source, student_functions):
                 owner.update((id(n), qualname) for n in ast.walk(statement))
     uses = {}
     for node in ast.walk(tree):
-        for found in node_problems(node, given_aliases):
+        for found in node_problems(node, bound_modules):
             uses.setdefault(owner.get(id(node)), []).append(found)
     return {where: sorted(set(found)) for where, found in uses.items()}
 
@@ -444,8 +478,8 @@ def check_submission(submission, rubric):
     messages = {}
     for module, functions in sorted(by_module.items()):
         for qualname, uses in found.get(module, {}).items():
-            items = functions[qualname] if qualname else sorted({i for v in functions.values() for i in v})
-            for item in items:
+            items = functions[qualname] if qualname else {i for v in functions.values() for i in v}
+            for item in sorted(items):
                 messages.setdefault(item, []).append(_describe(module, qualname, uses))
     return {item: f"Rule violation: {'; '.join(found)}. {RULE}; this item gets 0 points."
             for item, found in messages.items()}
@@ -477,11 +511,10 @@ def _student_imports(source):
     tree, _ = _unreadable(source)
     found = []
     for node in ast.walk(tree) if tree is not None else ():
-        if not isinstance(node, ast.ImportFrom) or node.level != 1:
-            continue
-        if node.module and _student_module(node.module):
-            found.append((node.lineno, node.module, {a.name for a in node.names}))
-        elif not node.module:
+        module = _package_module(node) if isinstance(node, ast.ImportFrom) else None
+        if module and _student_module(module):
+            found.append((node.lineno, module, {a.name for a in node.names}))
+        elif module == '':
             found.extend((node.lineno, a.name, None) for a in node.names if _student_module(a.name))
     return found
 
