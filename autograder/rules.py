@@ -419,8 +419,10 @@ def _unreadable(source):
         tree = ast.parse(source)
     except SyntaxError as e:
         return None, f"it is not valid Python ({f'line {e.lineno}: ' if e.lineno else ''}{e.msg})"
-    except (ValueError, RecursionError, MemoryError) as e:
-        return None, f"it cannot be parsed ({type(e).__name__}: {e})"
+    except (RecursionError, MemoryError):   # the parser's own limits
+        return None, "it nests expressions too deeply to be parsed"
+    except ValueError as e:
+        return None, f"it cannot be parsed ({e})"
     depth, stack = 0, [(tree, 1)]
     while stack:   # iteratively: a deep tree must not crash the check itself
         node, level = stack.pop()

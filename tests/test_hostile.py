@@ -254,17 +254,24 @@ BACKWARD_ROUTES = ['batchnorm_backward', 'batchnorm_backward_alt', 'layernorm_ba
 
 
 @pytest.mark.slow
-def test_backward_passes_computed_by_pytorch_earn_nothing(tmp_path):
+def test_backward_passes_computed_by_pytorch_and_an_unreadable_module_earn_nothing(tmp_path):
     """tests/hostile/backward_routes: the operator registry's backward kernel,
     forward-mode AD, the real autograd recovered from the lockdown's guard and
-    closure, a code object claiming to be torch's. Each scored full marks
-    before the allow-list; now the rule check zeroes them, by name and line."""
-    results = grade(make_submission(tmp_path, ['backward_routes']), BACKWARD_ROUTES + ['sgd'])
-    assert item_scores(results) == {**{i: 0 for i in BACKWARD_ROUTES}, 'sgd': RUBRIC['sgd'].points}
-    messages = ' '.join(t['output'] for t in results['tests'] if t['number'] in BACKWARD_ROUTES)
+    closure, a code object claiming to be torch's; each scored full marks
+    before the allow-list. tests/hostile/deep_expression: init.py nested
+    6000 levels deep, which crashed the rule check (no results at all). Now
+    the rule check zeroes them, by name and line, and costs no other module."""
+    submission = make_submission(tmp_path, ['backward_routes', 'deep_expression'])
+    results = grade(submission, BACKWARD_ROUTES + ['xavier_normal', 'sgd'])
+    assert item_scores(results) == {**{i: 0 for i in BACKWARD_ROUTES + ['xavier_normal']},
+                                    'sgd': RUBRIC['sgd'].points}
+    outputs = {}
+    for t in results['tests']:
+        outputs[t['number']] = outputs.get(t['number'], '') + t['output']
     for refused in ('.ops (', 'getattr (a builtin that is not allowed) (line',
                     'the keyword requires_grad='):
-        assert refused in messages, refused
+        assert all(refused in outputs[item] for item in BACKWARD_ROUTES), refused
+    assert 'scratchnn/init.py is refused: the rule check cannot read it' in outputs['xavier_normal']
 
 
 @pytest.mark.slow

@@ -264,24 +264,29 @@ AUDITED = ('code.__new__', 'function.__new__', 'compile', 'exec', 'marshal.', 'o
            'sys.settrace', 'sys.setprofile', 'gc.', 'ctypes.', 'cpython.')
 
 
-def _refuse_introspection():
+def _refuse_introspection(trusted):
     """An audit hook (which nothing can remove) refuses those events when
     untrusted code asks for them directly: student code can neither create
     a code object or a function (one claiming a trusted file name or a
     module's code name would pass for trusted code), nor read a frame, a
     code object or a function's defaults. Trusted code keeps them (exec in
-    namedtuple, frames in warnings)."""
-    busy = []     # the hook's own frame reads raise events too
+    namedtuple, frames in warnings). The hook holds what it judges by in its
+    own closure, which nothing reaches (no module global that student code
+    could rewrite through a function's __globals__).
+    trusted: the path prefixes of trusted code."""
+    getframe, attempts, busy = sys._getframe, _attempts, []   # busy: its own reads raise events
 
     def hook(event, args):
         if busy or not event.startswith(AUDITED):
             return
         busy.append(True)
         try:
-            caller = sys._getframe(1)
-            if not _is_trusted(caller.f_code.co_filename):
+            if not getframe(1).f_code.co_filename.startswith(trusted):
                 what = f"{event} {args[1]}" if event.startswith('object.') else event
-                refuse(f"introspection ({what})")
+                message = f"used introspection ({what}), which is not allowed"
+                if message not in attempts:
+                    attempts.append(message)
+                raise RuleViolation(message)
         finally:
             busy.clear()
 
@@ -334,5 +339,5 @@ def install(trusted, boundary):
     _lock_load()
     _guard_modules()
     _guard_imports()
-    _refuse_introspection()
+    _refuse_introspection(_trusted)
     _no_threads()
