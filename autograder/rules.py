@@ -51,10 +51,11 @@ ALLOWED_IMPORTS = frozenset({'torch', 'math', 'numpy', 'sys', 'os', 'warnings', 
 ALLOWED_BUILTINS = frozenset({
     'abs', 'all', 'any', 'ascii', 'bin', 'bool', 'bytearray', 'bytes', 'callable', 'chr',
     'classmethod', 'complex', 'dict', 'divmod', 'enumerate', 'filter', 'float', 'format',
-    'frozenset', 'hash', 'hex', 'int', 'isinstance', 'issubclass', 'iter', 'len', 'list',
-    'map', 'max', 'min', 'next', 'object', 'oct', 'ord', 'pow', 'print', 'property', 'range',
-    'repr', 'reversed', 'round', 'set', 'slice', 'sorted', 'staticmethod', 'str', 'sum',
-    'super', 'tuple', 'zip', 'Ellipsis', 'NotImplemented', 'True', 'False', 'None'}
+    'frozenset', 'hash', 'hex', 'id', 'input', 'int', 'isinstance', 'issubclass', 'iter',
+    'len', 'list', 'map', 'max', 'min', 'next', 'object', 'oct', 'ord', 'pow', 'print',
+    'property', 'range', 'repr', 'reversed', 'round', 'set', 'slice', 'sorted',
+    'staticmethod', 'str', 'sum', 'super', 'tuple', 'zip', 'Ellipsis', 'NotImplemented',
+    'True', 'False', 'None'}
     | {name for name in dir(builtins) if name.endswith(('Error', 'Exception', 'Warning'))
        or name in ('StopIteration', 'KeyboardInterrupt', 'GeneratorExit', 'SystemExit')})
 # Special methods a student class may define; others hook into Python or
