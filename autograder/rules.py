@@ -18,7 +18,7 @@ rule violation, whatever it is and however it is spelled:
   dispatch, files, ready-made layers), the names the release itself
   defines (Linear.backward, self.params, _checks.tensor), and names of the
   student's own that mean nothing to torch, numpy or Python
-  (known_attributes(): a namedtuple's field, self.my_cache);
+  (known_attributes(): a namedtuple's field, self.grads);
 - methods named `__x__`: only those of DUNDER_METHODS (__init__, ...);
 - keywords: not those of DENIED_KEYWORDS (requires_grad=...).
 So torch.ops, torch.autograd (forward-mode AD included), torch.func,
@@ -191,7 +191,7 @@ def known_attributes():
         for folder, subfolders, files in os.walk(os.path.dirname(package.__file__)):
             names.update(subfolders)
             names.update(f[:-3] for f in files if f.endswith('.py'))
-    names.update(part for name in list(sys.modules) for part in name.split('.'))
+    names.update(sys.stdlib_module_names, sys.builtin_module_names)
     return frozenset(names | _release_imports())
 
 
@@ -220,8 +220,10 @@ def release_names():
 @lru_cache(maxsize=None)
 def _release_imports():
     """The names the release's modules bind by importing (conv's F, torch, math):
-    modules of theirs that student code may not reach through them."""
-    imported, defined = set(), set()
+    modules of theirs that student code may not reach through them (scratchnn's
+    own modules aside: `self.layers` is a student's name like any other)."""
+    from .rubric import student_modules
+    imported, defined = set(), {*student_modules(), *GIVEN_MODULES, 'scratchnn'}
     for package in (COURSE.solution_package, COURSE.release_package):
         for path in package.glob('*.py'):
             for node in ast.walk(ast.parse(path.read_bytes())):
@@ -265,9 +267,9 @@ def attribute_problem(name):
         return f".{name} (names starting with __ are not allowed)"
     if name in allowed_attributes() or name in release_names():
         return None
-    if name in known_attributes() or _denied(name):
+    if name in known_attributes():
         return f".{name} (not among the tensor, math and container attributes allowed)"
-    return None      # a name of the student's own
+    return None      # a name of the student's own: self.grads, a namedtuple's field
 
 
 def name_problem(name):

@@ -108,7 +108,8 @@ ACCEPTED = {
     'no_grad': "with torch.no_grad():\n    return x.var_mean(dim=0, unbiased=False)",
     'max_values': "return x.max(dim=1, keepdim=True).values - x.min(dim=0).indices",
     'linalg': "return torch.linalg.norm(x) + torch.special.expit(x) + torch.einsum('ij->j', x)",
-    'own_attributes': "self = object()\nself.my_cache = x\nreturn x.dtype.is_floating_point and x.device.type",
+    'own_attributes': "self = object()\nself.my_cache = x\nself.grads, self.layers = {}, []\n"
+                      "return x.dtype.is_floating_point and x.device.type",
     'namedtuple_fields': "import collections\nC = collections.namedtuple('C', 'x w')\nreturn C(x, w).x",
     'printing': "import sys\nprint('debug', file=sys.stderr)\nsys.stderr.write('x')\nreturn x",
     'warning': "import warnings\nwarnings.warn('careful')\nreturn x",
