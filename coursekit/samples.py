@@ -40,29 +40,28 @@ MISTAKES = [
 
 # Hostile code, each in a function whose item alone must pay for it.
 HOSTILE = [
-    # Try to fake results and read what the sandbox hides, at import time.
-    ('layers', 'from . import _checks\n', '''from . import _checks
-import os as _os, torch as _torch
-_torch.allclose = lambda *a, **k: True          # cannot fool a grader in another process
-for _d in ('.', '..', '../..', '/tmp'):
-    try:
-        with open(_os.path.join(_d, 'results.json'), 'w') as _f:
-            _f.write('{"score": 100, "max_score": 100, "tests": []}')
-    except OSError:
-        pass
-_STOLEN = []
-for _d in ('../solutions', '../../solutions', '/work', _os.path.expanduser('~'), '/proc/1/root'):
-    try:
-        _STOLEN.append(_os.listdir(_d))   # nothing of the course is in the sandbox
-    except OSError:
-        pass
+    # Fake results, read what the sandbox hides and patch torch, then kill the
+    # process: in a function whose item it costs alone (the rule check refuses
+    # open, os and the like; the sandbox contains them all the same).
+    ('normalization', "        N, C, H, W = x.shape\n        groups = x.reshape(N, G, -1)\n", '''        import os
+        torch.allclose = lambda *a, **k: True          # cannot fool a grader in another process
+        for d in ('.', '..', '../..', '/tmp'):
+            try:
+                with open(os.path.join(d, 'results.json'), 'w') as f:
+                    f.write('{"score": 100, "max_score": 100, "tests": []}')
+            except OSError:
+                pass
+        stolen = []
+        for d in ('../solutions', '../../solutions', '/work', os.path.expanduser('~'), '/proc/1/root'):
+            try:
+                stolen.append(os.listdir(d))   # nothing of the course is in the sandbox
+            except OSError:
+                pass
+        os._exit(0)
 '''),
     # An infinite loop.
     ('optim', "    g = dw + config['weight_decay'] * w\n    next_w = w - config['learning_rate'] * g\n",
      "    while True:\n        pass\n"),
-    # Killing the process that runs it.
-    ('normalization', "        N, C, H, W = x.shape\n        groups = x.reshape(N, G, -1)\n",
-     "        import os\n        os._exit(0)\n"),
     # Eating memory.
     ('dropout', "        _, mask = cache\n", "        _, mask = cache\n        hog = [bytearray(1 << 30) for _ in range(64)]\n"),
 ]

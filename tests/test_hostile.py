@@ -1,7 +1,10 @@
 """Hostile submissions grade exactly like their honest equivalents (tests/hostile/README.md):
 what a module does to its process, to torch, to files or to the grader costs only the
 items its own code fails, and the grader process is unaffected. Also the rule check,
-and the two anchors: the solutions earn full marks, the blank stubs earn nothing."""
+and the two anchors: the solutions earn full marks, the blank stubs earn nothing.
+
+The sandbox's promises are proven without the rule check (`without_the_rule_check`):
+they must hold for code that got past it. The allow-list itself: tests/test_rules.py."""
 import time
 
 import numpy
@@ -12,7 +15,8 @@ from autograder.isolation import cgroups
 
 from autograder import rules
 from autograder.harness import grade_submission
-from autograder.isolation.sandbox import bwrap_status
+from autograder.isolation.sandbox import SandboxedStudent, bwrap_status
+from autograder.isolation.student import StudentError
 from autograder.blocks import stub_source
 from autograder.rubric import load_rubric
 from hostile import REFERENCE, REPO, STUDENT_MODULES, make_submission
@@ -24,6 +28,13 @@ needs_cgroup = pytest.mark.skipif(CGROUP is None, reason=f"no control group ({CG
 GRADER_MEMORY_BUDGET = 600 << 20   # bytes the grader process may grow by while grading
 REAL_ALLCLOSE, REAL_EQ, REAL_NP_ALLCLOSE = torch.allclose, torch.Tensor.__eq__, numpy.allclose
 RUBRIC = load_rubric()
+
+
+@pytest.fixture
+def without_the_rule_check(monkeypatch):
+    """Grade as if every module passed the rule check (rules.py), as an attack
+    the check misses would: what is left to stop it is the sandbox."""
+    monkeypatch.setattr(rules, 'check_submission', lambda submission, rubric: {})
 
 
 def grade(submission, items=None):
@@ -72,7 +83,7 @@ def assert_grader_unharmed():
 
 
 @pytest.mark.slow
-def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp_path):
+def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp_path, without_the_rule_check):
     cases = ['loop', 'exit_at_import', 'exit_in_call', 'memory', 'flood']
     items = ['sgd', 'sgd_momentum', 'linear_forward', 'relu_forward', 'xavier_uniform',
              'xavier_normal', 'dropout_forward', 'layernorm_forward']
@@ -95,7 +106,7 @@ def test_crashing_hanging_hungry_and_noisy_modules_cost_only_their_own_items(tmp
 
 
 @pytest.mark.slow
-def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
+def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path, without_the_rule_check):
     cases = ['monkeypatch', 'write_files']
     items = ['linear_forward', 'relu_forward', 'sgd', 'sgd_momentum']
     # Without bwrap the planted files do land: a stand-in takes the repository's.
@@ -118,7 +129,7 @@ def test_monkeypatched_torch_and_planted_result_files_change_nothing(tmp_path):
 
 @pytest.mark.skipif(not BWRAP, reason=f"bubblewrap unavailable ({BWRAP_WHY}): without it the "
                     f"snooping module could read and rewrite the repository for real")
-def test_snooping_module_finds_nothing_and_grades_honestly(tmp_path):
+def test_snooping_module_finds_nothing_and_grades_honestly(tmp_path, without_the_rule_check):
     suites = sorted((REPO / 'autograder' / 'suites').glob('*.py'))
     before = {p: p.read_bytes() for p in suites}
     submission = make_submission(tmp_path / 'snoop', ['snoop'])
@@ -203,7 +214,7 @@ def test_blank_stubs_earn_nothing_on_every_item(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_item_outside_the_hostile_modules_keeps_full_marks(tmp_path):
+def test_every_item_outside_the_hostile_modules_keeps_full_marks(tmp_path, without_the_rule_check):
     cases = ['exit_at_import', 'memory', 'monkeypatch']  # normalization, init, layers
     results = grade_submission(make_submission(tmp_path, cases), timeout=5.0)
     keep = items_outside({'normalization', 'init', 'layers'})
@@ -238,6 +249,51 @@ def test_autograd_and_torch_layers_earn_nothing_however_spelled(tmp_path, case, 
     assert 'Rule violation' in messages, messages
 
 
+BACKWARD_ROUTES = ['batchnorm_backward', 'batchnorm_backward_alt', 'layernorm_backward',
+                   'groupnorm_backward']
+
+
+@pytest.mark.slow
+def test_backward_passes_computed_by_pytorch_and_an_unreadable_module_earn_nothing(tmp_path):
+    """tests/hostile/backward_routes: the operator registry's backward kernel,
+    forward-mode AD, the real autograd recovered from the lockdown's guard and
+    closure, a code object claiming to be torch's; each scored full marks
+    before the allow-list. tests/hostile/deep_expression: init.py nested
+    6000 levels deep, which crashed the rule check (no results at all). Now
+    the rule check zeroes them, by name and line, and costs no other module."""
+    submission = make_submission(tmp_path, ['backward_routes', 'deep_expression'])
+    results = grade(submission, BACKWARD_ROUTES + ['xavier_normal', 'sgd'])
+    assert item_scores(results) == {**{i: 0 for i in BACKWARD_ROUTES + ['xavier_normal']},
+                                    'sgd': RUBRIC['sgd'].points}
+    outputs = {}
+    for t in results['tests']:
+        outputs[t['number']] = outputs.get(t['number'], '') + t['output']
+    for refused in ('.ops (', 'getattr (a builtin that is not allowed) (line'):  # the first five
+        assert all(refused in outputs[item] for item in BACKWARD_ROUTES), refused
+    assert 'scratchnn/init.py is refused: the rule check cannot read it' in outputs['xavier_normal']
+
+
+@pytest.mark.slow
+def test_the_lockdown_alone_refuses_forged_code_and_forward_mode_ad(tmp_path):
+    """Without the rule check, at run time: a code object that claims torch's
+    file name and a module's code name, and forward-mode AD's dual numbers,
+    are refused (the audit hook, the dual-level lock)."""
+    submission = make_submission(tmp_path, ['backward_routes'])
+    x, gamma = torch.randn(4, 3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    x4, gamma4 = torch.randn(2, 4, 2, 2, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    with SandboxedStudent(submission, spares=0) as student:
+        cache = student.call('normalization.BatchNorm.forward', x, gamma, 0 * gamma,
+                             {'mode': 'train'}).ref[1]
+        with pytest.raises(StudentError, match='forward-mode') as err:
+            student.call('normalization.BatchNorm.backward_alt', torch.ones_like(x), cache)
+        assert err.value.kind == 'rule'
+        cache = student.call('normalization.GroupNorm.forward', x4, gamma4, 0 * gamma4, 2,
+                             {}).ref[1]
+        with pytest.raises(StudentError, match=r'introspection \(object.__getattr__ __code__\)') as err:
+            student.call('normalization.GroupNorm.backward', torch.ones_like(x4), cache)
+        assert err.value.kind == 'rule'
+
+
 @pytest.mark.slow
 def test_a_coding_cookie_hides_nothing(tmp_path):
     """utf-7 would hide `import torch.nn` from a scan reading UTF-8: the module is refused."""
@@ -250,7 +306,7 @@ def test_a_coding_cookie_hides_nothing(tmp_path):
     assert any("declares the encoding 'utf-7'" in t['output'] for t in results['tests'])
 
 
-def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
+def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path, without_the_rule_check):
     """An expanded tensor of 40 GB at full size, one tensor referenced a billion
     times, a reply written by hand that names strides taking 800 MB for 800 KB
     sent: refused as replies, the grader process stays within its budget."""
@@ -270,7 +326,7 @@ def test_replies_that_inflate_are_refused_before_the_grader_grows(tmp_path):
 @needs_cgroup
 @pytest.mark.skipif(not BWRAP, reason=f"bubblewrap unavailable ({BWRAP_WHY}): without it the "
                     f"RAM-backed files land in the host's /dev/shm and /tmp, and stay there")
-def test_ram_files_many_processes_and_background_work_stay_in_the_submission_budget(tmp_path):
+def test_ram_files_many_processes_and_background_work_stay_in_the_submission_budget(tmp_path, without_the_rule_check):
     """Files in /dev/shm, /tmp and memfd, 200 processes at once, a process left
     burning CPU from import: the submission's control group bounds them all, the
     strays are killed between tests, and no other item is lost."""
@@ -285,7 +341,7 @@ def test_ram_files_many_processes_and_background_work_stay_in_the_submission_bud
         assert hostile['items'][item]['score'] == RUBRIC[item].points, item
 
 
-def test_signals_from_inside_cost_no_other_item(tmp_path):
+def test_signals_from_inside_cost_no_other_item(tmp_path, without_the_rule_check):
     """A module that tries to kill or stop every process it can name (its
     parent, its siblings, -1), or to have the kernel do it (async-I/O owners)
     or starve them (resource limits, priority, CPUs, scheduler), hurts none

@@ -11,6 +11,7 @@ default argument, a coding cookie, a given module's import) gains nothing:
   torch.set_grad_enabled(True), torch.enable_grad and
   torch._C._set_grad_enabled(True) refuse, and so does starting a thread
   (it would start with grad mode on);
+- entering a dual level of forward-mode AD refuses;
 - Tensor.backward refuses, and so does asking a tensor to require grad
   (requires_grad_(), .requires_grad = True); a reply holding a tensor that
   requires grad is refused by the Executor;
@@ -30,15 +31,22 @@ default argument, a coding cookie, a given module's import) gains nothing:
   from the access outwards, before a trusted module's import-time code
   (torch imports parts of itself lazily, even from inside student calls)
   and before the child's own request loop;
-- torch.jit.script/trace and torch.compile refuse from student code, and
-  so do exec, eval and compile.
+- torch.jit.script/trace and torch.compile refuse from student code;
+- an audit hook (sys.addaudithook: nothing removes it) refuses student code
+  every event that creates code or functions (compile, exec, eval, code
+  objects built or .replace()d, functions built from them, marshal) or that
+  reads what introspection reaches (frames, tracebacks' and generators'
+  frames, code objects, defaults, gc, ctypes): so no code can claim a
+  trusted file name or a module's code name, which is what trust rests on.
 
 Each refusal raises student.RuleViolation and is also recorded, so that
 catching the exception gains nothing: the grader reports it as a rule
 violation of the item being graded. This raises the bar, it is not a proof:
-Python code in one process can reach almost anything through introspection
-(gc, frames, ctypes, code objects), and those escape routes are what the
-rule check bans by name.
+Python code in one process reaches far through attributes no audit event
+covers (a function's __globals__ and __closure__, a guard's __dict__), and
+the real functions stay inside torch._C; the rule check (rules.py), an
+allow-list with no name that starts with `_` and no getattr, is what keeps
+student code from them.
 """
 import builtins
 import os
@@ -183,6 +191,20 @@ def _lock_grad_mode():
 
     torch._C._set_grad_enabled = set_grad_enabled_c
     torch.set_grad_enabled, torch.enable_grad = set_grad_enabled, enable_grad
+    _lock_forward_mode()
+
+
+def _lock_forward_mode():
+    """Forward-mode AD needs a dual level: entering one refuses untrusted code."""
+    import torch
+    real_enter = torch._C._enter_dual_level
+
+    def enter_dual_level(*args, **kwargs):
+        if _untrusted_running():
+            refuse("autograd (forward-mode dual numbers)")
+        return real_enter(*args, **kwargs)
+
+    torch._C._enter_dual_level = enter_dual_level
 
 
 def _lock_tensor():
@@ -234,28 +256,41 @@ def _lock_compilers():
     torch.compile = refuser('torch.compile')
 
 
-def _no_exec():
-    """exec, eval and compile refuse untrusted callers (their code would look trusted)."""
-    def guard(real, what):
-        def guarded(source, globals=None, locals=None, *args, **kwargs):
-            caller = sys._getframe(1)
-            if not _is_trusted(caller.f_code.co_filename):
-                refuse(what)
-            if globals is None:   # as the real one does: run in the caller's namespace
-                globals = caller.f_globals
-                locals = caller.f_locals if locals is None else locals
-            return real(source, globals, locals, *args, **kwargs)
-        return guarded
+# Python's audit events that create code or functions, or read or change
+# what introspection alone reaches: code objects, frames, defaults, memory.
+# None of them has a use in a hand-written layer.
+AUDITED = ('code.__new__', 'function.__new__', 'compile', 'exec', 'marshal.', 'object.__getattr__',
+           'object.__setattr__', 'object.__delattr__', 'sys._getframe', 'sys._current_frames',
+           'sys.settrace', 'sys.setprofile', 'gc.', 'ctypes.', 'cpython.')
 
-    def guarded_compile(*args, **kwargs):
-        if not _is_trusted(sys._getframe(1).f_code.co_filename):
-            refuse('compile')
-        return real_compile(*args, **kwargs)
 
-    real_compile = builtins.compile
-    builtins.exec = guard(builtins.exec, 'exec')
-    builtins.eval = guard(builtins.eval, 'eval')
-    builtins.compile = guarded_compile
+def _refuse_introspection(trusted):
+    """An audit hook (which nothing can remove) refuses those events when
+    untrusted code asks for them directly: student code can neither create
+    a code object or a function (one claiming a trusted file name or a
+    module's code name would pass for trusted code), nor read a frame, a
+    code object or a function's defaults. Trusted code keeps them (exec in
+    namedtuple, frames in warnings). The hook holds what it judges by in its
+    own closure, which nothing reaches (no module global that student code
+    could rewrite through a function's __globals__).
+    trusted: the path prefixes of trusted code."""
+    getframe, attempts, busy = sys._getframe, _attempts, []   # busy: its own reads raise events
+
+    def hook(event, args):
+        if busy or not event.startswith(AUDITED):
+            return
+        busy.append(True)
+        try:
+            if not getframe(1).f_code.co_filename.startswith(trusted):
+                what = f"{event} {args[1]}" if event.startswith('object.') else event
+                message = f"used introspection ({what}), which is not allowed"
+                if message not in attempts:
+                    attempts.append(message)
+                raise RuleViolation(message)
+        finally:
+            busy.clear()
+
+    sys.addaudithook(hook)
 
 
 def _no_threads():
@@ -290,7 +325,7 @@ def install(trusted, boundary):
     installation |= {os.path.join(p, 'lib') for p in (sys.base_prefix, sys.prefix)}
     _trusted = tuple(sorted({os.path.join(p, '') for p in installation} | set(trusted)))
     # '<string>' and the like: code that trusted code generates with exec
-    # (dataclasses, torch); untrusted code cannot exec (_no_exec).
+    # (dataclasses, torch); untrusted code can create no code (the audit hook).
     _trusted += ('<',)
     _boundary = boundary
     for name in GUARDED:
@@ -304,5 +339,5 @@ def install(trusted, boundary):
     _lock_load()
     _guard_modules()
     _guard_imports()
-    _no_exec()
+    _refuse_introspection(_trusted)
     _no_threads()
