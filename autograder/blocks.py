@@ -9,6 +9,32 @@ import ast
 import re
 from pathlib import Path
 
+MAX_DEPTH = 100          # how deep a student module may nest (real modules: under 30 levels)
+
+
+def parse_module(source):
+    """(tree, None) for a module's source (str, or bytes as Python decodes a
+    module) that can be analysed safely, else (None, why): not valid Python,
+    or nested so deep that the parser or a walk of its tree would run out of
+    stack or memory. The one way the trusted side parses student source."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        return None, f"it is not valid Python ({f'line {e.lineno}: ' if e.lineno else ''}{e.msg})"
+    except (RecursionError, MemoryError):   # the parser's own limits
+        return None, "it nests expressions too deeply to be parsed"
+    except ValueError as e:
+        return None, f"it cannot be parsed ({e})"
+    depth, stack = 0, [(tree, 1)]
+    while stack:   # iteratively: a deep tree must not crash the check itself
+        node, level = stack.pop()
+        depth = max(depth, level)
+        if depth > MAX_DEPTH:
+            return None, f"it nests expressions or blocks more than {MAX_DEPTH} levels deep"
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return tree, None
+
+
 BEGIN = re.compile(r'^(\s*)### BEGIN SOLUTION\s*$')
 END = re.compile(r'^\s*### END SOLUTION\s*$')
 

@@ -51,7 +51,7 @@ import pytest
 
 from . import rules
 from .blocks import functions as function_nodes
-from .blocks import stub_source
+from .blocks import parse_module, stub_source
 from .course import COURSE
 from .text import clean_tree
 from .results import Results, pending_written
@@ -140,9 +140,8 @@ def unwritten_functions(submission, rubric):
     absent = absent_modules(submission, student_modules(rubric))
     found = {f for f in graded if f.partition('.')[0] in absent}
     for module in set(student_modules(rubric)) - set(absent):
-        try:
-            tree = ast.parse(submission.source(module))
-        except (SyntaxError, ValueError):
+        tree, _ = parse_module(submission.source(module))
+        if tree is None:
             continue   # a module that does not parse is written, wrongly
         for qualname, node in function_nodes(tree):
             if f'{module}.{qualname}' in graded and any(map(_raises_not_implemented, node.body)):
@@ -153,10 +152,10 @@ def unwritten_functions(submission, rubric):
 def _placeholder_problem(source):
     """The message of a module that is only `raise ImportError('...')`: what
     grade-all's intake ships in place of a module it refused (None otherwise)."""
-    try:
-        body = ast.parse(source).body
-    except (SyntaxError, ValueError):
+    tree, _ = parse_module(source)
+    if tree is None:
         return None
+    body = tree.body
     if len(body) == 1 and isinstance(body[0], ast.Raise) and isinstance(body[0].exc, ast.Call):
         call = body[0].exc
         if (isinstance(call.func, ast.Name) and call.func.id == 'ImportError' and len(call.args) == 1

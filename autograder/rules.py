@@ -43,7 +43,7 @@ import builtins
 import warnings
 from functools import lru_cache
 
-from .blocks import functions
+from .blocks import functions, parse_module
 from .course import COURSE
 
 ALLOWED_IMPORTS = frozenset({'torch', 'math', 'numpy', 'sys', 'os', 'warnings', 'collections',
@@ -98,7 +98,6 @@ PYTHON_MODULE_NAMES = {
 FILE_METHODS = ('write', 'flush')   # sys.stderr.write
 GIVEN_MODULES = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
 BUILTINS = frozenset(dir(builtins))
-MAX_DEPTH = 100          # real modules nest under 30 levels
 RULE = ("scratchnn must be written by hand, in plain Python and tensor math: torch.nn, "
         "torch.nn.functional, torch.autograd, torch.optim, PyTorch's other ways to compute "
         "gradients and introspection are not allowed")
@@ -416,26 +415,6 @@ def _first(problems):
     return next((p for p in problems if p), None)
 
 
-def _unreadable(source):
-    """(tree, None) for source that the check can analyse, else (None, why)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as e:
-        return None, f"it is not valid Python ({f'line {e.lineno}: ' if e.lineno else ''}{e.msg})"
-    except (RecursionError, MemoryError):   # the parser's own limits
-        return None, "it nests expressions too deeply to be parsed"
-    except ValueError as e:
-        return None, f"it cannot be parsed ({e})"
-    depth, stack = 0, [(tree, 1)]
-    while stack:   # iteratively: a deep tree must not crash the check itself
-        node, level = stack.pop()
-        depth = max(depth, level)
-        if depth > MAX_DEPTH:
-            return None, f"it nests expressions or blocks more than {MAX_DEPTH} levels deep"
-        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
-    return tree, None
-
-
 def check_source(source, student_functions):
     """Uses of what is not allowed in one module's source (str, or bytes
     decoded as Python decodes a module: by its coding cookie).
@@ -443,9 +422,9 @@ def check_source(source, student_functions):
     student_functions: qualnames of the module's graded functions.
     Returns {qualname or None: [(line, what)]}; None collects uses outside
     those functions (they count against the whole module), and a module
-    the check cannot read (see _unreadable), as {None: [(line, why)]}.
+    the check cannot read (see blocks.parse_module), as {None: [(line, why)]}.
     """
-    tree, why = _unreadable(source)
+    tree, why = parse_module(source)
     if tree is None:
         return {None: [(0, f"refused: the rule check cannot read it, as {why}")]}
     bound_modules = {}
@@ -513,7 +492,7 @@ def _spread_through_imports(found, sources):
 
 def _student_imports(source):
     """[(line, student module, names imported from it or None for the module)]."""
-    tree, _ = _unreadable(source)
+    tree, _ = parse_module(source)
     found = []
     for node in ast.walk(tree) if tree is not None else ():
         module = _package_module(node) if isinstance(node, ast.ImportFrom) else None

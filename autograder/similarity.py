@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blocks import parse_module
+
 K = 25               # characters of normalized code per fingerprint (copydetect's noise threshold)
 MIN_SHARED = 50      # fingerprints (about 3 lines) a pair must share before its score counts
 DEFAULT_THRESHOLD = 0.5
@@ -89,7 +91,10 @@ def units(source):
     its qualified name; its text without its docstring, which is the
     release's and slow to tokenize) and each other statement (key: its text).
     SyntaxError when the source does not parse."""
-    tree, lines, found = ast.parse(source), source.splitlines(keepends=True), []
+    tree, why = parse_module(source)
+    if tree is None:
+        raise SyntaxError(why)
+    lines, found = source.splitlines(keepends=True), []
 
     def span(first, last):
         return ''.join(lines[first - 1:last])

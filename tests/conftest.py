@@ -42,3 +42,12 @@ def published(tmp_path_factory):
     dest, commit = publish.publish(tmp_path_factory.mktemp('published') / 'student')
     assert commit is not None
     return dest
+
+
+@pytest.fixture
+def without_the_rule_check(monkeypatch):
+    """Grade as if every module passed the rule check (autograder/rules.py), as
+    an attack the check misses would: what is left to stop it is the sandbox
+    and the grader's own checks (in this process: grade_submission's)."""
+    from autograder import rules
+    monkeypatch.setattr(rules, 'check_submission', lambda submission, rubric: {})

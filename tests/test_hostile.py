@@ -30,13 +30,6 @@ REAL_ALLCLOSE, REAL_EQ, REAL_NP_ALLCLOSE = torch.allclose, torch.Tensor.__eq__, 
 RUBRIC = load_rubric()
 
 
-@pytest.fixture
-def without_the_rule_check(monkeypatch):
-    """Grade as if every module passed the rule check (rules.py), as an attack
-    the check misses would: what is left to stop it is the sandbox."""
-    monkeypatch.setattr(rules, 'check_submission', lambda submission, rubric: {})
-
-
 def grade(submission, items=None):
     # Generous: a loaded CI machine must never turn honest work into a timeout.
     return grade_submission(submission, items=items, timeout=10.0)

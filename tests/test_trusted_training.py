@@ -60,7 +60,7 @@ def weights():
     return params
 
 
-def test_gradients_that_steer_to_embedded_weights_earn_nothing(tmp_path, weights):
+def test_gradients_that_steer_to_embedded_weights_earn_nothing(tmp_path, weights, without_the_rule_check):
     build_package(forging_net(weights), tmp_path)
     results = grade_submission(tmp_path, sandbox='inprocess', items=TRAINING + ['fc_net'])
     assert results['items']['train_two_layer']['score'] == 0
@@ -71,7 +71,8 @@ def test_gradients_that_steer_to_embedded_weights_earn_nothing(tmp_path, weights
 
 
 @pytest.mark.slow
-def test_forged_gradients_and_running_statistics_earn_nothing_through_the_sandbox(tmp_path, weights):
+def test_forged_gradients_and_running_statistics_earn_nothing_through_the_sandbox(tmp_path, weights,
+                                                                                   without_the_rule_check):
     patch = forging_net(weights)
     patch['layers'][0] = (patch['layers'][0][0], patch['layers'][0][1].replace(
         "        return loss, grads\n",
