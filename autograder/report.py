@@ -66,9 +66,12 @@ def failed(test):
     return test['score'] < test['max_score']
 
 
-def cause(tests, item):
-    """The other item that a failed test of `item` says caused its failure, or None."""
-    return next((t['caused_by'] for t in tests if failed(t) and t.get('caused_by') not in (None, item)), None)
+def causes(tests, item):
+    """The other items that failed tests of `item` say caused their failure,
+    in the order they first appear (every cause, as results.json's item
+    entry lists them)."""
+    return list(dict.fromkeys(t['caused_by'] for t in tests
+                              if failed(t) and t.get('caused_by') not in (None, item)))
 
 
 # How the sandbox words a call of a stub (autograder/isolation/executor.py):
@@ -93,7 +96,7 @@ def first_things_first(results, items=None):
     full = [item for item in chosen if item not in lost]
     unwritten = [item for item in lost if not_written(tests.get(item, []))]
     lost = [item for item in lost if item not in unwritten]
-    caused = [item for item in lost if cause(tests.get(item, []), item) in lost]
+    caused = [item for item in lost if any(c in lost for c in causes(tests.get(item, []), item))]
     return [item for item in lost if item not in caused] + caused, unwritten, full
 
 
@@ -109,11 +112,13 @@ def reason(test):
 
 
 def _cause_html(tests, item, href):
-    other = cause(tests, item)
-    if other is None:
+    others = causes(tests, item)
+    if not others:
         return ''
-    return (f'<div class="cause">Caused by <a href="{html.escape(href(other))}">{html.escape(other)}</a>: '
-            f'fix that item first, then this one may pass too.</div>')
+    links = ', '.join(f'<a href="{html.escape(href(other))}">{html.escape(other)}</a>' for other in others)
+    that = 'that item' if len(others) == 1 else 'those items'
+    return (f'<div class="cause">Caused by {links}: '
+            f'fix {that} first, then this one may pass too.</div>')
 
 
 def _test_line(test):

@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 RESULTS_NAME = 'results.json'
 
 
-class ItemScore(TypedDict):
+class _ItemPoints(TypedDict):
     score: float
     max_score: float
+
+
+class ItemScore(_ItemPoints, total=False):
+    caused_by: list[str]   # every other item whose mistake cost this one points
 
 
 class TestResult(TypedDict, total=False):

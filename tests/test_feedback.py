@@ -57,6 +57,21 @@ def test_page_lists_lost_points_first_with_reasons_and_causes():
     assert '<table id="scores">' in page and 'Total: <b>5 / 9</b>' in page
 
 
+def test_an_item_with_several_causes_names_each_of_them():
+    tests = [{'name': 'a', 'number': 'fc_net', 'score': 0, 'max_score': 1, 'caused_by': 'xavier_normal',
+              'output': 'x'},
+             {'name': 'b', 'number': 'fc_net', 'score': 0, 'max_score': 1, 'caused_by': 'dropout_forward',
+              'output': 'y'},
+             {'name': 'c', 'number': 'fc_net', 'score': 0, 'max_score': 1, 'caused_by': 'xavier_normal',
+              'output': 'z'}]
+    assert report.causes(tests, 'fc_net') == ['xavier_normal', 'dropout_forward']
+    assert report.causes(tests[:1] + [{**tests[1], 'score': 1}], 'fc_net') == ['xavier_normal']   # passed
+    page = report.render({'score': 0, 'max_score': 3, 'tests': tests,
+                          'items': {'fc_net': {'score': 0, 'max_score': 3}}}, 'ann')
+    assert ('Caused by <a href="#xavier_normal">xavier_normal</a>, '
+            '<a href="#dropout_forward">dropout_forward</a>: fix those items first') in page
+
+
 STUB = 'optim.{item}: not implemented (Implement {item} in scratchnn/optim.py)'
 
 
