@@ -132,12 +132,11 @@ def _raises_not_implemented(statement):
     return isinstance(exc, ast.Name) and exc.id == 'NotImplementedError'
 
 
-def unwritten_functions(submission, rubric):
+def unwritten_functions(submission, rubric, absent):
     """{"module.QualName"} of the graded functions not yet written: still
     raising the stub's NotImplementedError in their body, or in a module the
-    submission lacks or had refused (see absent_modules)."""
+    submission lacks or had refused (absent: absent_modules' answer)."""
     graded = {f for item in rubric.values() for f in item.functions}
-    absent = absent_modules(submission, student_modules(rubric))
     found = {f for f in graded if f.partition('.')[0] in absent}
     for module in set(student_modules(rubric)) - set(absent):
         tree, _ = parse_module(submission.source(module))
@@ -193,11 +192,12 @@ def release_stub(module, why):
     return None
 
 
-def with_stubs_for_missing(submission, modules):
+def with_stubs_for_missing(submission, absent):
     """The submission with the release's stub in place of every absent module
-    (absent_modules): a module not handed in is a module not yet written, so it
-    costs its own items only, and a module importing it still imports."""
-    stubs = {m: release_stub(m, why) for m, why in absent_modules(submission, modules).items()}
+    (absent: absent_modules' answer): a module not handed in is a module not
+    yet written, so it costs its own items only, and a module importing it
+    still imports."""
+    stubs = {m: release_stub(m, why) for m, why in absent.items()}
     stubs = {m: stub for m, stub in stubs.items() if stub is not None}
     if not stubs:
         return submission
@@ -482,8 +482,9 @@ def grade_submission(submission_dir: str | Path, *, device: str | None = None,
         raise GradingError(str(e)) from None
     if submission.empty:
         raise GradingError(f"{submission_dir} has no scratchnn folder to grade")
-    unwritten = unwritten_functions(submission, the_rubric)
-    submission = with_stubs_for_missing(submission, student_modules(the_rubric))
+    absent = absent_modules(submission, student_modules(the_rubric))   # once, for both below
+    unwritten = unwritten_functions(submission, the_rubric, absent)
+    submission = with_stubs_for_missing(submission, absent)
     device = device or default_device()
     options = {'device': device, 'spares': 1 if workers is None else workers, 'sandbox': sandbox,
                'item_time_budgets': {item: spec.time_budget for item, spec in the_rubric.items()
