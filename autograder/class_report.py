@@ -35,12 +35,11 @@ from urllib.parse import quote
 
 from . import report, similarity
 from . import text as student_text
-from .results import RESULTS_NAME, read_results, write_text_atomic
+from .results import (ERROR_NAME, FEEDBACK_NAME, RESULTS_NAME, read_results, student_dir, student_of,
+                      write_text_atomic)
 from .rubric import RUBRIC
 
 CLASS_NAME = 'class.html'
-ERROR_NAME = 'error.txt'            # as grade-all writes it
-FEEDBACK_NAME = 'feedback.html'
 MAX_PAIRS = 30                      # similar pairs shown in full (the rest are counted)
 MAX_REASONS = 60                    # reason groups shown (the rest are counted)
 NUMBER = re.compile(r'[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?')
@@ -216,8 +215,9 @@ figure.hist figcaption { display: flex; justify-content: space-between; font-siz
 
 def student_link(student, grades_dir):
     """The student's id, linked to its feedback page when there is one."""
-    if grades_dir is not None and (Path(grades_dir) / student / FEEDBACK_NAME).is_file():
-        return f'<a href="{text(quote(student, safe="") + "/" + FEEDBACK_NAME)}">{text(student)}</a>'
+    folder = None if grades_dir is None else student_dir(grades_dir, student)
+    if folder is not None and (folder / FEEDBACK_NAME).is_file():
+        return f'<a href="{text(quote(folder.name, safe="") + "/" + FEEDBACK_NAME)}">{text(student)}</a>'
     return text(student)
 
 
@@ -379,9 +379,9 @@ def read_grades(grades_dir, rubric):
         found = read_results(folder / RESULTS_NAME, rubric)
         error = folder / ERROR_NAME
         if found is not None:
-            results[folder.name] = found
+            results[student_of(folder)] = found
         if error.is_file():
-            errors[folder.name] = error.read_text(errors='replace').strip()
+            errors[student_of(folder)] = error.read_text(errors='replace').strip()
     return results, errors
 
 

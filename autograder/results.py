@@ -6,6 +6,8 @@ the nbgrader plugin all read and write results through here.
     course_total(results)                 # (score, max): the autograded part and the written one
     read_results(path, rubric_table)      # the complete results at path, or None
     write_json_atomic(path, results)      write_text_atomic(path, html)
+    student_dir(grades_dir, student)      # a student's folder in a grades folder
+    student_of(folder)                    # the student whose folder that is
 
 A stopped run never leaves half a file: the text goes to a temporary file
 beside path, which then replaces path in one rename. The temporary file
@@ -19,11 +21,31 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
+from urllib.parse import unquote
+
+from . import text
 
 if TYPE_CHECKING:
     from .rubric import Rubric
 
 RESULTS_NAME = 'results.json'
+# A grades folder (grade-all's output, the class page's input): a folder per
+# student holding RESULTS_NAME, FEEDBACK_NAME or ERROR_NAME, beside the files
+# of the class (scores.csv, class.html, a gradebook), whose kinds a student
+# folder never ends in.
+FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
+ERROR_NAME = 'error.txt'         # why the student could not be graded
+CLASS_FILE_SUFFIXES = ('.csv', '.html', '.htm', '.json', '.txt', '.db', '.sqlite')
+
+
+def student_dir(grades_dir, student):
+    """The folder of a student's files in a grades folder: never one of the class's files."""
+    return Path(grades_dir) / text.folder_name(student, CLASS_FILE_SUFFIXES)
+
+
+def student_of(folder):
+    """The student whose folder (a name, or a path) it is: student_dir's inverse."""
+    return unquote(Path(folder).name, errors='surrogatepass')
 
 
 class _ItemPoints(TypedDict):

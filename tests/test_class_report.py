@@ -175,3 +175,23 @@ def test_report_rebuilds_the_page_from_a_grades_folder(tmp_path, capsys):
     assert main(['report', str(grades), '--submissions', str(subs)]) == 0
     assert 'id="no-pairs"' in (grades / 'class.html').read_text()
     assert main(['report', str(tmp_path / 'nowhere')]) == 2
+
+
+def test_a_student_whose_folder_is_encoded_keeps_its_id_and_its_link(tmp_path):
+    """grade-all puts a student named like a class file (scores.csv) or with a
+    '%' in a percent-encoded folder (results.student_dir): the page links that
+    folder and a rebuild reads the id back, not the folder's name."""
+    from autograder.results import student_dir
+    grades = tmp_path / 'grades'
+    written = {'scores.csv': klass()['bob'], '50%': klass()['cat']}   # both in a reason's students
+    for student, found in written.items():
+        folder = student_dir(grades, student)
+        folder.mkdir(parents=True)
+        assert folder.name != student
+        (folder / 'results.json').write_text(json.dumps(found))
+        (folder / 'feedback.html').write_text('')
+    page = class_report.render(written, {}, None, grades_dir=grades)
+    assert '<a href="%2573cores.csv/feedback.html">scores.csv</a>' in page
+    assert '<a href="50%2525/feedback.html">50%</a>' in page
+    results, errors = class_report.read_grades(grades, ['softmax_loss', 'sgd', 'relu_forward'])
+    assert set(results) == set(written) and errors == {}

@@ -22,7 +22,7 @@ the only writer of the output folder (default SUBMISSIONS_DIR/../grades):
     class.html               the class page (autograder/class_report.py)
 
 (<student> is the id made a folder name that no class file can have:
-text.folder_name, with CLASS_FILE_SUFFIXES.)
+results.student_dir.)
 
 then records every graded student's item scores in the nbgrader gradebook
 (--db-url, any SQLAlchemy URL; default the course's gradebook.db), once.
@@ -58,19 +58,16 @@ from pathlib import Path
 
 from .. import class_report, report, text
 from ..course import COURSE
-from ..results import (RESULTS_NAME, check_results, course_total, read_results, write_json_atomic,
-                      write_text_atomic)
+from ..results import (CLASS_FILE_SUFFIXES, ERROR_NAME, FEEDBACK_NAME, RESULTS_NAME,  # noqa: F401
+                       check_results, course_total, read_results, student_dir, write_json_atomic,
+                       write_text_atomic)
 
 from ..rubric import RUBRIC, load_rubric, student_modules
 from .gradebook import ASSIGNMENT, COURSE_ID, RELEASE  # noqa: F401  (for the plugin, demo, benchmark)
 
 REPO = COURSE.root
-ERROR_NAME, CSV_NAME = 'error.txt', 'scores.csv'
-FEEDBACK_NAME = 'feedback.html'  # the student's feedback page (autograder/report.py)
+CSV_NAME = 'scores.csv'
 ATTEMPTS = 2                     # tries per student before it is recorded as failed
-# The kinds of file grade-all writes (or may) at the top of the output folder
-# (scores.csv, a class report, a gradebook): a student folder never ends in one.
-CLASS_FILE_SUFFIXES = ('.csv', '.html', '.htm', '.json', '.txt', '.db', '.sqlite')
 
 
 
@@ -303,11 +300,6 @@ def grade_all(submissions_dir, out_dir=None, *, workers=None, scheduler=None, cl
     class_report.write_class_report(out_dir, graded, errors, class_report.graded_sources(entries, graded),
                                     modules)
     return Summary(graded, errors, skipped, ignored, csv_path, stale, cpu_seconds)
-
-
-def student_dir(out_dir, student):
-    """The folder of a student's files in out_dir: never one of the class's files."""
-    return Path(out_dir) / text.folder_name(student, CLASS_FILE_SUFFIXES)
 
 
 def record_error(errors, out_dir, student, error):
