@@ -127,6 +127,18 @@ def class_page(args):
     return 0
 
 
+def fraction(value):
+    """A number from 0 to 1 (an argparse type): a threshold outside that range
+    would list every pair or none, silently."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number from 0 to 1")
+    return number
+
+
 def add_report(subparsers):
     from .similarity import DEFAULT_THRESHOLD
     parser = subparsers.add_parser(
@@ -135,7 +147,7 @@ def add_report(subparsers):
     parser.add_argument('--submissions', type=Path, default=None, metavar='DIR',
                         help='the class folder that was graded, for the similar submissions '
                              '(default: the `submitted` folder beside GRADES, when there is one)')
-    parser.add_argument('--threshold', type=float, default=DEFAULT_THRESHOLD, metavar='T',
+    parser.add_argument('--threshold', type=fraction, default=DEFAULT_THRESHOLD, metavar='T',
                         help='list the pairs of students whose code similarity is at least T, '
                              f'between 0 and 1 (default {DEFAULT_THRESHOLD})')
     parser.set_defaults(handler=class_page)

@@ -175,6 +175,11 @@ def test_report_rebuilds_the_page_from_a_grades_folder(tmp_path, capsys):
     assert main(['report', str(grades), '--submissions', str(subs)]) == 0
     assert 'id="no-pairs"' in (grades / 'class.html').read_text()
     assert main(['report', str(tmp_path / 'nowhere')]) == 2
+    for threshold in ('1.5', '-0.1', 'nan', 'half'):     # every pair or none, silently
+        with pytest.raises(SystemExit) as stopped:
+            main(['report', str(grades), '--threshold', threshold])
+        assert stopped.value.code == 2
+    assert 'is not a number from 0 to 1' in capsys.readouterr().err
 
 
 def test_a_student_whose_folder_is_encoded_keeps_its_id_and_its_link(tmp_path):
