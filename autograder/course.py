@@ -6,6 +6,7 @@
     COURSE.release            # assignments/nn_from_scratch: the student release
     COURSE.solution_package   # .../scratchnn of each
     COURSE.release_package
+    COURSE.given_modules      # the package's modules students do not write
 
 nbgrader_config.py names the same assignment (course_id);
 tests/test_nbgrader.py checks that the two agree.
@@ -19,6 +20,10 @@ class Course:
     root: Path
     assignment: str = 'nn_from_scratch'
     package: str = 'scratchnn'
+    # Given whole by the release and always taken from the course, never from a
+    # submission: the sandbox's trusted modules, and what the rule check lets
+    # student code import from the package besides the student modules.
+    given_modules: tuple = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
 
     @property
     def solutions(self) -> Path:

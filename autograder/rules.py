@@ -96,7 +96,7 @@ PYTHON_MODULE_NAMES = {
     '__future__': ('annotations',),
 }
 FILE_METHODS = ('write', 'flush')   # sys.stderr.write
-GIVEN_MODULES = ('gradcheck', 'data', 'solver', 'conv', 'device', '_checks')
+GIVEN_MODULES = COURSE.given_modules
 BUILTINS = frozenset(dir(builtins))
 RULE = ("scratchnn must be written by hand, in plain Python and tensor math: torch.nn, "
         "torch.nn.functional, torch.autograd, torch.optim, PyTorch's other ways to compute "
